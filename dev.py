@@ -1,0 +1,65 @@
+#!/usr/bin/env python3
+"""Developer entry point that needs nothing but python3.
+
+    python3 dev.py demo    # set up .venv and run the main job
+    python3 dev.py test    # set up .venv and run every check and test
+
+The first run creates ``.venv`` and installs the project with its extras; later
+runs reinstall only when ``pyproject.toml`` changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PY = BIN / "python"
+STAMP = VENV / ".dev-stamp"
+EXTRAS = "dev,sql,cli"
+
+
+def _run(*args: str | Path) -> None:
+    print("+", " ".join(str(a) for a in args), flush=True)
+    done = subprocess.run([str(a) for a in args], cwd=ROOT, check=False)
+    if done.returncode != 0:
+        sys.exit(done.returncode)
+
+
+def setup() -> None:
+    """Create the virtual environment and install the project when needed."""
+    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    if PY.exists() and STAMP.exists() and STAMP.read_text() == wanted:
+        return
+    if not PY.exists():
+        print(f"creating {VENV}", flush=True)
+        venv.EnvBuilder(with_pip=True, clear=True).create(VENV)
+    _run(PY, "-m", "pip", "install", "--quiet", "--upgrade", "pip")
+    _run(PY, "-m", "pip", "install", "--quiet", "-e", f".[{EXTRAS}]")
+    STAMP.write_text(wanted)
+
+
+def demo(args: list[str]) -> None:
+    _run(PY, "-m", "servicegoals", "demo", *args)
+
+
+def test(args: list[str]) -> None:
+    _run(PY, "-m", "ruff", "check", "src", "tests", "bench", "dev.py")
+    _run(PY, "-m", "ruff", "format", "--check", "src", "tests", "bench", "dev.py")
+    _run(PY, "-m", "mypy", "--strict", "src", "tests")
+    _run(PY, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args)
+
+
+COMMANDS = {"demo": demo, "test": test}
+
+if __name__ == "__main__":
+    if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:
+        sys.exit(f"usage: python3 dev.py {{{'|'.join(COMMANDS)}}} [args...]")
+    setup()
+    COMMANDS[sys.argv[1]](sys.argv[2:])

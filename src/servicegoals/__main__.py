@@ -1,0 +1,5 @@
+"""``python -m servicegoals``: the command line."""
+
+from servicegoals.cli import main
+
+raise SystemExit(main())

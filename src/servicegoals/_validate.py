@@ -1,0 +1,71 @@
+"""Small validators shared by the domain classes; each raises InvalidInput."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from ._errors import InvalidInput
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)
+
+
+def aware(field: str, value: Any) -> datetime:
+    """Return ``value`` if it is a time-zone aware datetime, else raise."""
+    if not isinstance(value, datetime):
+        raise InvalidInput(field, value, "expected a time-zone aware datetime")
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise InvalidInput(
+            field, value, "naive datetime: give a time zone, it is never assumed to be UTC"
+        )
+    return value
+
+
+def plain_date(field: str, value: Any) -> date:
+    """Return ``value`` if it is a date (and not a datetime), else raise."""
+    if not isinstance(value, date) or isinstance(value, datetime):
+        raise InvalidInput(field, value, "expected a date")
+    return value
+
+
+def text(field: str, value: Any, *, optional: bool = False) -> Any:
+    """Return ``value`` if it is a non-empty string (or None when optional)."""
+    if value is None and optional:
+        return None
+    if not isinstance(value, str) or not value:
+        raise InvalidInput(field, value, "expected a non-empty string")
+    return value
+
+
+def integer(field: str, value: Any, *, low: int | None = None, high: int | None = None) -> int:
+    """Return ``value`` if it is an int (not a bool) within ``[low, high]``."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise InvalidInput(field, value, "expected an integer")
+    if low is not None and value < low:
+        raise InvalidInput(field, value, f"must be at least {low}")
+    if high is not None and value > high:
+        raise InvalidInput(field, value, f"must be at most {high}")
+    return value
+
+
+def flag(field: str, value: Any) -> bool:
+    """Return ``value`` if it is a bool."""
+    if not isinstance(value, bool):
+        raise InvalidInput(field, value, "expected True or False")
+    return value
+
+
+def to_us(value: datetime) -> int:
+    """Epoch microseconds of an aware datetime, exactly (no float on the way)."""
+    return (value - EPOCH) // MICROSECOND
+
+
+def from_us(us: int) -> datetime:
+    """The UTC datetime of epoch microseconds."""
+    return EPOCH + timedelta(microseconds=us)
+
+
+def duration_us(value: timedelta) -> int:
+    """A timedelta in whole microseconds, exactly."""
+    return value // MICROSECOND

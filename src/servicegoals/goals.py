@@ -1,0 +1,565 @@
+"""Contributors and goals: who is measured, on what, with which targets.
+
+Goals are immutable; every edit returns a new goal.  Pipelines cannot change
+after creation and contributors cannot be added: a new team member gets a new
+goal with the same settings (:meth:`Goal.copy_for`).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeAlias
+
+import attrs
+from attrs import field, frozen
+
+from ._errors import ImmutableField, InvalidInput, NotFound
+from ._validate import aware, flag, integer, text
+from .calendar import AccountSettings, Cadence, Milestone, Period, milestones
+from .kpis import Kpi, Unit
+
+__all__ = [
+    "Contributor",
+    "ContributorKind",
+    "Directory",
+    "Goal",
+    "NotificationSettings",
+    "Target",
+    "TargetSpec",
+    "Team",
+    "User",
+]
+
+NAME_MAX = 200
+
+
+def _team_ids(value: Iterable[str]) -> frozenset[str]:
+    if isinstance(value, str):
+        raise InvalidInput("user.team_ids", value, "expected a collection of team ids")
+    return frozenset(text("user.team_ids", t) for t in value)
+
+
+@frozen
+class User:
+    """A support user.  ``team_ids`` are the teams the user is a member of."""
+
+    id: str = field(validator=lambda _, __, v: text("user.id", v))
+    name: str = field(validator=lambda _, __, v: text("user.name", v))
+    email: str | None = field(
+        default=None, validator=lambda _, __, v: text("user.email", v, optional=True)
+    )
+    active: bool = field(default=True, validator=lambda _, __, v: flag("user.active", v))
+    team_ids: frozenset[str] = field(default=frozenset(), converter=_team_ids)
+
+
+@frozen
+class Team:
+    """A team; ``parent_id`` makes it a child team of another."""
+
+    id: str = field(validator=lambda _, __, v: text("team.id", v))
+    name: str = field(validator=lambda _, __, v: text("team.name", v))
+    parent_id: str | None = field(
+        default=None, validator=lambda _, __, v: text("team.parent_id", v, optional=True)
+    )
+
+
+class ContributorKind(enum.Enum):
+    USER = "user"
+    TEAM = "team"
+
+
+@frozen
+class Contributor:
+    """A reference to the user or team a goal measures."""
+
+    kind: ContributorKind
+    id: str = field(validator=lambda _, __, v: text("contributor.id", v))
+
+    @classmethod
+    def user(cls, id: str) -> Contributor:
+        return cls(ContributorKind.USER, id)
+
+    @classmethod
+    def team(cls, id: str) -> Contributor:
+        return cls(ContributorKind.TEAM, id)
+
+    @classmethod
+    def of(cls, who: User | Team | Contributor) -> Contributor:
+        """The reference to a user, a team, or a reference itself."""
+        if isinstance(who, Contributor):
+            return who
+        if isinstance(who, User):
+            return cls.user(who.id)
+        if isinstance(who, Team):
+            return cls.team(who.id)
+        raise InvalidInput("contributors", who, "expected a User, Team or Contributor")
+
+
+def _tuple(value: Iterable[Any]) -> tuple[Any, ...]:
+    return tuple(value)
+
+
+@frozen
+class Directory:
+    """An account's people: its users and its team tree."""
+
+    users: tuple[User, ...] = field(default=(), converter=_tuple)
+    teams: tuple[Team, ...] = field(default=(), converter=_tuple)
+    _users: dict[str, User] = field(init=False, eq=False, repr=False)
+    _teams: dict[str, Team] = field(init=False, eq=False, repr=False)
+    _children: dict[str, list[str]] = field(init=False, eq=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        users: dict[str, User] = {}
+        for i, user in enumerate(self.users):
+            if not isinstance(user, User):
+                raise InvalidInput(f"users[{i}]", user, "expected a User")
+            if user.id in users:
+                raise InvalidInput(f"users[{i}].id", user.id, "duplicate user id")
+            users[user.id] = user
+        teams: dict[str, Team] = {}
+        for i, team in enumerate(self.teams):
+            if not isinstance(team, Team):
+                raise InvalidInput(f"teams[{i}]", team, "expected a Team")
+            if team.id in teams:
+                raise InvalidInput(f"teams[{i}].id", team.id, "duplicate team id")
+            teams[team.id] = team
+        children: dict[str, list[str]] = {}
+        for i, team in enumerate(self.teams):
+            if team.parent_id is None:
+                continue
+            if team.parent_id not in teams:
+                raise InvalidInput(f"teams[{i}].parent_id", team.parent_id, "unknown team")
+            children.setdefault(team.parent_id, []).append(team.id)
+        for team in self.teams:  # a cycle would make "descendants" endless
+            seen = {team.id}
+            parent = team.parent_id
+            while parent is not None:
+                if parent in seen:
+                    raise InvalidInput("teams.parent_id", team.id, "team tree has a cycle")
+                seen.add(parent)
+                parent = teams[parent].parent_id
+        object.__setattr__(self, "_users", users)
+        object.__setattr__(self, "_teams", teams)
+        object.__setattr__(self, "_children", children)
+
+    def user(self, user_id: str) -> User | None:
+        return self._users.get(user_id)
+
+    def team(self, team_id: str) -> Team | None:
+        return self._teams.get(team_id)
+
+    def descendants(self, team_id: str) -> frozenset[str]:
+        """``team_id`` and every team below it."""
+        found = {team_id}
+        stack = [team_id]
+        while stack:
+            for child in self._children.get(stack.pop(), ()):
+                if child not in found:
+                    found.add(child)
+                    stack.append(child)
+        return frozenset(found)
+
+    def members(self, team_id: str) -> tuple[User, ...]:
+        """Users in ``team_id`` or any team below it, in directory order."""
+        teams = self.descendants(team_id)
+        return tuple(u for u in self.users if u.team_ids & teams)
+
+    def is_active(self, contributor: Contributor) -> bool:
+        """False for deactivated or unknown users and unknown teams."""
+        if contributor.kind is ContributorKind.USER:
+            user = self._users.get(contributor.id)
+            return user is not None and user.active
+        return contributor.id in self._teams
+
+
+def _amount(value: Any) -> int | timedelta:
+    if isinstance(value, timedelta):
+        if value <= timedelta(0):
+            raise InvalidInput("target.amount", value, "a target duration must be positive")
+        return value
+    return integer("target.amount", value, low=1)
+
+
+@frozen
+class Target:
+    """A target for one contributor and milestone.
+
+    ``amount`` is a positive int for COUNT KPIs and a positive timedelta for
+    DURATION KPIs; ``pipeline`` restricts the cell to one of the goal's pipelines.
+    """
+
+    amount: int | timedelta = field(converter=_amount)
+    pipeline: str | None = field(
+        default=None, validator=lambda _, __, v: text("target.pipeline", v, optional=True)
+    )
+
+    @property
+    def value(self) -> int:
+        """The amount as an int: a count, or a duration in microseconds."""
+        if isinstance(self.amount, timedelta):
+            return self.amount // timedelta(microseconds=1)
+        return self.amount
+
+
+def _percents(value: Iterable[int]) -> tuple[int, ...]:
+    found = [integer("notifications.progress_percents", p, low=1) for p in value]
+    return tuple(sorted(set(found)))
+
+
+@frozen
+class NotificationSettings:
+    """Which events notify a goal's contributors (all off by default)."""
+
+    on_achieved: bool = field(default=False, validator=lambda _, __, v: flag("on_achieved", v))
+    on_exceeded: bool = field(default=False, validator=lambda _, __, v: flag("on_exceeded", v))
+    on_missed: bool = field(default=False, validator=lambda _, __, v: flag("on_missed", v))
+    progress_percents: tuple[int, ...] = field(default=(), converter=_percents)
+    on_milestone_start: bool = field(
+        default=False, validator=lambda _, __, v: flag("on_milestone_start", v)
+    )
+
+
+#: How a target can be given to :meth:`Goal.create`: one amount (or Target) for
+#: every milestone, or a sequence with one per milestone (None = no target).
+TargetSpec: TypeAlias = int | timedelta | Target | Sequence[int | timedelta | Target | None] | None
+
+
+def _as_target(field_name: str, value: Any) -> Target | None:
+    if value is None or isinstance(value, Target):
+        return value
+    try:
+        return Target(value)
+    except InvalidInput as exc:
+        raise InvalidInput(field_name, value, exc.reason) from None
+
+
+def _expand(field_name: str, spec: Any, count: int) -> tuple[Target | None, ...]:
+    if isinstance(spec, (int, timedelta, Target)) or spec is None:
+        one = _as_target(field_name, spec)
+        return (one,) * count
+    if isinstance(spec, (str, bytes)) or not isinstance(spec, Sequence):
+        raise InvalidInput(field_name, spec, "expected an amount or one amount per milestone")
+    if len(spec) != count:
+        raise InvalidInput(
+            field_name, spec, f"expected {count} targets, one per milestone, got {len(spec)}"
+        )
+    return tuple(_as_target(f"{field_name}[{i}]", v) for i, v in enumerate(spec))
+
+
+def _name(value: Any) -> str:
+    if not isinstance(value, str):
+        raise InvalidInput("name", value, "expected a string")
+    stripped = value.strip()
+    if not 1 <= len(stripped) <= NAME_MAX:
+        raise InvalidInput("name", value, f"must be 1 to {NAME_MAX} characters after stripping")
+    return stripped
+
+
+def _pipelines(value: Any) -> frozenset[str]:
+    if isinstance(value, str):
+        raise InvalidInput("pipelines", value, "expected a collection of pipeline names")
+    return frozenset(text("pipelines", p) for p in value)
+
+
+@frozen
+class Goal:
+    """A service goal: a KPI, contributors, milestones and targets.
+
+    ``targets[i][j]`` is the target of ``contributors[i]`` in ``milestones[j]``;
+    ``None`` means no target for that milestone (no row in a report).  Build
+    goals with :meth:`create`, which fixes the milestones from the account's
+    settings; the constructor checks that every part fits together.
+    """
+
+    id: str = field(validator=lambda _, __, v: text("id", v))
+    name: str = field(converter=_name)
+    kpi: Kpi
+    cadence: Cadence
+    span: Period
+    align_to_fiscal_year: bool
+    milestones: tuple[Milestone, ...] = field(converter=_tuple)
+    contributors: tuple[Contributor, ...] = field(converter=_tuple)
+    pipelines: frozenset[str] = field(converter=_pipelines)
+    targets: tuple[tuple[Target | None, ...], ...] = field(converter=_tuple)
+    notifications: NotificationSettings
+    created_at: datetime = field(validator=lambda _, __, v: aware("created_at", v))
+    created_by: str | None = field(
+        default=None, validator=lambda _, __, v: text("created_by", v, optional=True)
+    )
+
+    def __attrs_post_init__(self) -> None:
+        for name, kind in (
+            ("kpi", Kpi),
+            ("cadence", Cadence),
+            ("span", Period),
+            ("notifications", NotificationSettings),
+        ):
+            if not isinstance(getattr(self, name), kind):
+                raise InvalidInput(name, getattr(self, name), f"expected a {kind.__name__}")
+        flag("align_to_fiscal_year", self.align_to_fiscal_year)
+        self._check_milestones()
+        self._check_contributors()
+        self._check_targets()
+
+    def _check_milestones(self) -> None:
+        ms = self.milestones
+        if not ms:
+            raise InvalidInput("milestones", ms, "a goal needs at least one milestone")
+        expected_start = self.span.start
+        for i, m in enumerate(ms):
+            if not isinstance(m, Milestone) or m.index != i:
+                raise InvalidInput(f"milestones[{i}]", m, f"expected Milestone number {i}")
+            if m.period.start != expected_start:
+                raise InvalidInput(
+                    f"milestones[{i}].period.start", m.period.start, "milestones must be contiguous"
+                )
+            expected_start = m.period.end
+        if expected_start != self.span.end:
+            raise InvalidInput("milestones", expected_start, "milestones must end with the span")
+        if self.cadence is Cadence.CUSTOM and len(ms) != 1:
+            raise InvalidInput("milestones", len(ms), "a custom goal has exactly one milestone")
+
+    def _check_contributors(self) -> None:
+        if not self.contributors:
+            raise InvalidInput("contributors", self.contributors, "a goal needs a contributor")
+        seen: set[str] = set()
+        for i, c in enumerate(self.contributors):
+            if not isinstance(c, Contributor):
+                raise InvalidInput(f"contributors[{i}]", c, "expected a Contributor")
+            if c.id in seen:
+                raise InvalidInput(f"contributors[{i}].id", c.id, "duplicate contributor id")
+            seen.add(c.id)
+
+    def _check_targets(self) -> None:
+        if len(self.targets) != len(self.contributors):
+            raise InvalidInput(
+                "targets", len(self.targets), "expected one row of targets per contributor"
+            )
+        want = timedelta if self.kpi.unit is Unit.DURATION else int
+        for c, row in zip(self.contributors, self.targets, strict=True):
+            if not isinstance(row, tuple) or len(row) != len(self.milestones):
+                raise InvalidInput(
+                    f"targets.{c.id}", row, f"expected {len(self.milestones)} targets"
+                )
+            for j, t in enumerate(row):
+                where = f"targets.{c.id}[{j}]"
+                if t is None:
+                    continue
+                if not isinstance(t, Target):
+                    raise InvalidInput(where, t, "expected a Target or None")
+                if not isinstance(t.amount, want):
+                    raise InvalidInput(
+                        f"{where}.amount",
+                        t.amount,
+                        f"a {self.kpi.unit.value} goal needs a {want.__name__} target",
+                    )
+                if t.pipeline is not None and self.pipelines and t.pipeline not in self.pipelines:
+                    raise InvalidInput(
+                        f"{where}.pipeline",
+                        t.pipeline,
+                        f"not one of the goal's pipelines {sorted(self.pipelines)}",
+                    )
+
+    # -- construction ----------------------------------------------------------
+
+    @classmethod
+    def create(
+        cls,
+        *,
+        id: str,
+        name: str,
+        kpi: Kpi,
+        cadence: Cadence,
+        span: Period,
+        settings: AccountSettings,
+        contributors: Iterable[User | Team | Contributor],
+        targets: Mapping[str, TargetSpec] | None = None,
+        pipelines: Iterable[str] = (),
+        align_to_fiscal_year: bool = False,
+        notifications: NotificationSettings | None = None,
+        created_at: datetime | None = None,
+        created_by: str | None = None,
+    ) -> Goal:
+        """Create a goal, fixing its milestones from the account's ``settings``.
+
+        ``targets`` maps contributor ids to one amount for every milestone or a
+        sequence with one amount (or None) per milestone.
+        """
+        ms = milestones(cadence, span, settings, align_to_fiscal_year=align_to_fiscal_year)
+        refs = tuple(Contributor.of(c) for c in contributors)
+        given = dict(targets or {})
+        known = {c.id for c in refs}
+        for cid in given:
+            if cid not in known:
+                raise InvalidInput(f"targets.{cid}", cid, "not a contributor of this goal")
+        rows = tuple(_expand(f"targets.{c.id}", given.get(c.id), len(ms)) for c in refs)
+        return cls(
+            id=id,
+            name=name,
+            kpi=kpi,
+            cadence=cadence,
+            span=span,
+            align_to_fiscal_year=align_to_fiscal_year,
+            milestones=ms,
+            contributors=refs,
+            pipelines=pipelines,
+            targets=rows,
+            notifications=notifications or NotificationSettings(),
+            created_at=created_at or datetime.now(UTC),
+            created_by=created_by,
+        )
+
+    # -- reading ----------------------------------------------------------------
+
+    @property
+    def contributor_ids(self) -> tuple[str, ...]:
+        return tuple(c.id for c in self.contributors)
+
+    def contributor_index(self, contributor_id: str) -> int:
+        for i, c in enumerate(self.contributors):
+            if c.id == contributor_id:
+                return i
+        raise NotFound("contributor_id", contributor_id)
+
+    def contributor(self, contributor_id: str) -> Contributor:
+        return self.contributors[self.contributor_index(contributor_id)]
+
+    def _milestone_index(self, index: int) -> int:
+        if not isinstance(index, int) or not 0 <= index < len(self.milestones):
+            raise NotFound("milestone_index", index)
+        return index
+
+    def target(self, contributor_id: str, milestone_index: int) -> Target | None:
+        """The target of one cell, or None when that milestone has none."""
+        row = self.targets[self.contributor_index(contributor_id)]
+        return row[self._milestone_index(milestone_index)]
+
+    def effective_pipelines(self, contributor_id: str, milestone_index: int) -> frozenset[str]:
+        """The pipelines a cell counts: its own, else the goal's (empty = all)."""
+        t = self.target(contributor_id, milestone_index)
+        if t is not None and t.pipeline is not None:
+            return frozenset({t.pipeline})
+        return self.pipelines
+
+    @property
+    def can_forecast(self) -> bool:
+        """False for goals with more than one pipeline or a yearly cadence."""
+        return len(self.pipelines) <= 1 and self.cadence is not Cadence.YEARLY
+
+    # -- edits (each returns a new goal) -------------------------------------------
+
+    def _with_row(self, contributor_id: str, row: tuple[Target | None, ...]) -> Goal:
+        i = self.contributor_index(contributor_id)
+        rows = (*self.targets[:i], row, *self.targets[i + 1 :])
+        return attrs.evolve(self, targets=rows)
+
+    def with_name(self, name: str) -> Goal:
+        return attrs.evolve(self, name=name)
+
+    def with_notifications(self, notifications: NotificationSettings) -> Goal:
+        return attrs.evolve(self, notifications=notifications)
+
+    def with_target(
+        self, contributor_id: str, milestone_index: int, target: int | timedelta | Target | None
+    ) -> Goal:
+        """Set (or with None, remove) one cell's target.
+
+        An amount keeps the cell's pipeline; a Target replaces both.
+        """
+        old = self.target(contributor_id, milestone_index)
+        new = _as_target(f"targets.{contributor_id}[{milestone_index}]", target)
+        if new is not None and not isinstance(target, Target) and old is not None:
+            new = Target(new.amount, old.pipeline)
+        row = list(self.targets[self.contributor_index(contributor_id)])
+        row[milestone_index] = new
+        return self._with_row(contributor_id, tuple(row))
+
+    def with_targets(self, contributor_id: str, targets: TargetSpec) -> Goal:
+        """Replace every target of one contributor (an amount, or one per milestone)."""
+        row = _expand(f"targets.{contributor_id}", targets, len(self.milestones))
+        self.contributor_index(contributor_id)
+        return self._with_row(contributor_id, row)
+
+    def apply_target(
+        self, amount: int | timedelta, contributor_ids: Iterable[str] | None = None
+    ) -> Goal:
+        """The product's "apply target": the same amount on every milestone.
+
+        Applies to the chosen contributors (all when None), keeping cell pipelines.
+        """
+        new = self
+        for cid in self.contributor_ids if contributor_ids is None else contributor_ids:
+            row = self.targets[self.contributor_index(cid)]
+            base = _as_target(f"targets.{cid}", amount)
+            assert base is not None
+            cells = tuple(Target(base.amount, t.pipeline if t else None) for t in row)
+            new = new._with_row(cid, cells)
+        return new
+
+    def apply_pipeline(self, pipeline: str, contributor_ids: Iterable[str] | None = None) -> Goal:
+        """The product's "apply pipeline": one pipeline on every milestone's target.
+
+        Cells without a target stay without one (a pipeline needs an amount).
+        """
+        new = self
+        for cid in self.contributor_ids if contributor_ids is None else contributor_ids:
+            row = self.targets[self.contributor_index(cid)]
+            cells = tuple(None if t is None else Target(t.amount, pipeline) for t in row)
+            new = new._with_row(cid, cells)
+        return new
+
+    def with_pipelines(self, pipelines: Iterable[str]) -> Goal:
+        """Always refused: a goal's pipelines are fixed at creation."""
+        raise ImmutableField(
+            "pipelines", sorted(pipelines), "pipelines are fixed when a goal is created"
+        )
+
+    def with_contributor(self, contributor: User | Team | Contributor) -> Goal:
+        """Always refused: create a new goal for the new member with :meth:`copy_for`."""
+        ref = Contributor.of(contributor)
+        raise ImmutableField(
+            "contributors",
+            ref.id,
+            "contributors cannot be added to a goal; use Goal.copy_for() to create a "
+            "new goal with the same settings for the new member",
+        )
+
+    def without_contributor(self, contributor_id: str) -> Goal:
+        """Delete one contributor's goal: the contributor and its cells.
+
+        Refused for the last contributor (delete the goal instead).
+        """
+        i = self.contributor_index(contributor_id)
+        if len(self.contributors) == 1:
+            raise InvalidInput(
+                "contributors", contributor_id, "the last contributor: delete the goal instead"
+            )
+        return attrs.evolve(
+            self,
+            contributors=self.contributors[:i] + self.contributors[i + 1 :],
+            targets=self.targets[:i] + self.targets[i + 1 :],
+        )
+
+    def copy_for(
+        self,
+        contributor: User | Team | Contributor,
+        *,
+        id: str,
+        targets: TargetSpec = None,
+        created_at: datetime | None = None,
+        created_by: str | None = None,
+    ) -> Goal:
+        """A new goal with this goal's settings and milestones for one new contributor."""
+        ref = Contributor.of(contributor)
+        row = _expand(f"targets.{ref.id}", targets, len(self.milestones))
+        return attrs.evolve(
+            self,
+            id=id,
+            contributors=(ref,),
+            targets=(row,),
+            created_at=created_at or datetime.now(UTC),
+            created_by=created_by,
+        )

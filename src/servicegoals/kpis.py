@@ -1,0 +1,193 @@
+"""Service KPIs, tickets and the measurements a milestone accumulates."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime, timedelta
+from fractions import Fraction
+from typing import Any
+
+from attrs import field, frozen
+
+from ._errors import InvalidInput
+from ._validate import aware, integer, text, to_us
+
+__all__ = [
+    "AVG_RESOLUTION_TIME",
+    "AVG_RESPONSE_TIME",
+    "CLOSED_TICKETS",
+    "SERVICE_TEMPLATES",
+    "Direction",
+    "Kpi",
+    "Measurement",
+    "Ticket",
+    "TicketEvent",
+    "Unit",
+    "kpi_by_key",
+]
+
+
+class Unit(enum.Enum):
+    """What a KPI's value is: a number of tickets or a duration."""
+
+    COUNT = "count"
+    DURATION = "duration"
+
+
+class Direction(enum.Enum):
+    """Whether a bigger value is better (counts) or worse (waiting times)."""
+
+    HIGHER_IS_BETTER = "higher_is_better"
+    LOWER_IS_BETTER = "lower_is_better"
+
+
+class TicketEvent(enum.Enum):
+    """The ticket timestamp that places a ticket in a milestone."""
+
+    CLOSED = "closed_at"
+    FIRST_RESPONSE = "first_response_at"
+
+
+@frozen
+class Kpi:
+    """A measurable quantity a goal sets targets on.
+
+    ``event`` says which timestamp puts a ticket into a milestone; a DURATION
+    KPI's value for one ticket is that timestamp minus ``created_at``.
+    """
+
+    key: str
+    label: str
+    unit: Unit
+    direction: Direction
+    event: TicketEvent = TicketEvent.CLOSED
+
+
+CLOSED_TICKETS = Kpi(
+    "closed_tickets", "Closed tickets", Unit.COUNT, Direction.HIGHER_IS_BETTER, TicketEvent.CLOSED
+)
+AVG_RESPONSE_TIME = Kpi(
+    "avg_response_time",
+    "Average ticket response time",
+    Unit.DURATION,
+    Direction.LOWER_IS_BETTER,
+    TicketEvent.FIRST_RESPONSE,
+)
+AVG_RESOLUTION_TIME = Kpi(
+    "avg_resolution_time",
+    "Average ticket resolution time",
+    Unit.DURATION,
+    Direction.LOWER_IS_BETTER,
+    TicketEvent.CLOSED,
+)
+
+#: The service goal templates by key.
+SERVICE_TEMPLATES: dict[str, Kpi] = {
+    k.key: k for k in (CLOSED_TICKETS, AVG_RESPONSE_TIME, AVG_RESOLUTION_TIME)
+}
+
+
+def kpi_by_key(key: str) -> Kpi:
+    """The service template called ``key``."""
+    try:
+        return SERVICE_TEMPLATES[key]
+    except (KeyError, TypeError):
+        raise InvalidInput(
+            "kpi", key, f"unknown goal template; known: {', '.join(SERVICE_TEMPLATES)}"
+        ) from None
+
+
+def _id(name: str, *, optional: bool = False) -> Any:
+    def check(instance: Any, attribute: Any, value: Any) -> None:
+        text(name, value, optional=optional)
+
+    return check
+
+
+def _instant(name: str, *, optional: bool = False) -> Any:
+    def check(instance: Any, attribute: Any, value: Any) -> None:
+        if value is None and optional:
+            return
+        aware(name, value)
+
+    return check
+
+
+@frozen
+class Ticket:
+    """A helpdesk ticket, as much of it as the service KPIs need.
+
+    ``first_response_at`` and ``closed_at`` may not be before ``created_at``.
+    The ``*_us`` attributes hold the instants as epoch microseconds for the
+    measuring loop, which works on plain integers.
+    """
+
+    id: str = field(validator=_id("id"))
+    created_at: datetime = field(validator=_instant("created_at"))
+    pipeline: str = field(validator=_id("pipeline"))
+    owner_id: str | None = field(default=None, validator=_id("owner_id", optional=True))
+    team_id: str | None = field(default=None, validator=_id("team_id", optional=True))
+    first_response_at: datetime | None = field(
+        default=None, validator=_instant("first_response_at", optional=True)
+    )
+    closed_at: datetime | None = field(default=None, validator=_instant("closed_at", optional=True))
+    created_us: int = field(init=False, eq=False, repr=False)
+    first_response_us: int | None = field(init=False, eq=False, repr=False)
+    closed_us: int | None = field(init=False, eq=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        created = to_us(self.created_at)
+        first = None if self.first_response_at is None else to_us(self.first_response_at)
+        closed = None if self.closed_at is None else to_us(self.closed_at)
+        if first is not None and first < created:
+            raise InvalidInput(
+                "first_response_at",
+                self.first_response_at,
+                f"ticket {self.id!r} was answered before it was created ({self.created_at})",
+            )
+        if closed is not None and closed < created:
+            raise InvalidInput(
+                "closed_at",
+                self.closed_at,
+                f"ticket {self.id!r} was closed before it was created ({self.created_at})",
+            )
+        object.__setattr__(self, "created_us", created)
+        object.__setattr__(self, "first_response_us", first)
+        object.__setattr__(self, "closed_us", closed)
+
+
+def _count(name: str) -> Any:
+    def check(instance: Any, attribute: Any, value: Any) -> None:
+        integer(name, value, low=0)
+
+    return check
+
+
+@frozen
+class Measurement:
+    """What one milestone of one contributor accumulated.
+
+    ``count`` is the number of tickets that counted; ``total`` is the sum of their
+    durations in integer microseconds (0 for COUNT KPIs).  Measurements add up.
+    """
+
+    count: int = field(default=0, validator=_count("count"))
+    total: int = field(default=0, validator=_count("total"))
+
+    def __add__(self, other: Measurement) -> Measurement:
+        if not isinstance(other, Measurement):
+            return NotImplemented
+        return Measurement(self.count + other.count, self.total + other.total)
+
+    @property
+    def average(self) -> Fraction | None:
+        """The mean duration in microseconds, exactly; None without tickets."""
+        if self.count == 0:
+            return None
+        return Fraction(self.total, self.count)
+
+    @property
+    def average_duration(self) -> timedelta | None:
+        """The mean duration rounded to the microsecond, for display."""
+        mean = self.average
+        return None if mean is None else timedelta(microseconds=round(mean))
