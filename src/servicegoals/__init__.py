@@ -52,6 +52,7 @@ from .kpis import (
     kpi_by_key,
 )
 from .measure import CellKey, CellPlan, Measurements, measure, plan_cells
+from .status import FrozenReason, GoalReport, Progress, Score, Status, evaluate, score
 
 __version__ = "0.1.0"
 
@@ -70,7 +71,9 @@ __all__ = [
     "DeliveryError",
     "Direction",
     "Directory",
+    "FrozenReason",
     "Goal",
+    "GoalReport",
     "ImmutableField",
     "InvalidInput",
     "Kpi",
@@ -81,7 +84,10 @@ __all__ = [
     "NotificationSettings",
     "Period",
     "PermissionDenied",
+    "Progress",
+    "Score",
     "ServiceGoalsError",
+    "Status",
     "StoreError",
     "Target",
     "Team",
@@ -93,9 +99,11 @@ __all__ = [
     "calendar_year",
     "date_range",
     "day_start",
+    "evaluate",
     "fiscal_year",
     "kpi_by_key",
     "measure",
     "milestones",
     "plan_cells",
+    "score",
 ]
