@@ -45,11 +45,16 @@ class CellPlan:
     pipelines: tuple[frozenset[str] | None, ...]
 
     def key(self, milestone_index: int) -> CellKey:
+        """The :data:`CellKey` of one of this plan's milestones."""
         return (self.goal_id, self.contributor_id, milestone_index)
 
 
 def plan_cells(goals: Iterable[Goal], directory: Directory | None = None) -> tuple[CellPlan, ...]:
-    """The cell plans of ``goals``; team contributors include descendant teams."""
+    """The cell plans of ``goals``; team contributors include descendant teams.
+
+    Without ``directory`` the team tree is unknown and a team contributor matches
+    only its own team id.
+    """
     plans = []
     seen: set[str] = set()
     for g, goal in enumerate(goals):
@@ -59,14 +64,19 @@ def plan_cells(goals: Iterable[Goal], directory: Directory | None = None) -> tup
             raise InvalidInput(f"goals[{g}].id", goal.id, "duplicate goal id")
         seen.add(goal.id)
         bounds = (*(m.period.start_us for m in goal.milestones), goal.span.end_us)
-        for contributor in goal.contributors:
+        all_pipelines = goal.pipelines or None
+        for contributor, targets in zip(goal.contributors, goal.targets, strict=True):
             if contributor.kind is ContributorKind.TEAM and directory is not None:
                 match = directory.descendants(contributor.id)
             else:
                 match = frozenset({contributor.id})
+            # Goal.effective_pipelines, read from the row: a cell's own pipeline,
+            # else the goal's (None: every pipeline).
             pipelines = tuple(
-                goal.effective_pipelines(contributor.id, j) or None
-                for j in range(len(goal.milestones))
+                frozenset({t.pipeline})
+                if t is not None and t.pipeline is not None
+                else all_pipelines
+                for t in targets
             )
             plans.append(
                 CellPlan(
@@ -84,19 +94,37 @@ def plan_cells(goals: Iterable[Goal], directory: Directory | None = None) -> tup
 
 
 class _Cells:
-    """Mutable accumulators of one plan; lists of ints for the hot loop."""
+    """Mutable accumulators of one plan, laid out for the hot loop.
 
-    __slots__ = ("bounds", "closed", "counts", "duration", "end", "pipelines", "start", "totals")
+    ``inner`` holds the milestone boundaries strictly inside the span, so that
+    ``bisect_right(inner, at)`` is the milestone index directly.  When every
+    milestone counts the same pipelines (the common case) ``allowed`` is that
+    set and is checked before the bisect; otherwise ``by_milestone`` holds one
+    set per milestone.  None means every pipeline.
+    """
+
+    __slots__ = (
+        "allowed",
+        "by_milestone",
+        "closed",
+        "counts",
+        "duration",
+        "end",
+        "inner",
+        "start",
+        "totals",
+    )
 
     def __init__(self, plan: CellPlan) -> None:
         n = len(plan.bounds) - 1
-        self.bounds = list(plan.bounds)
+        self.inner = plan.bounds[1:-1]
         self.start = plan.bounds[0]
         self.end = plan.bounds[-1]
         self.closed = plan.event is TicketEvent.CLOSED
         self.duration = plan.duration
-        # A single pipeline set for every milestone is the common case.
-        self.pipelines: tuple[frozenset[str] | None, ...] = plan.pipelines
+        uniform = len(set(plan.pipelines)) == 1
+        self.allowed = plan.pipelines[0] if uniform else None
+        self.by_milestone = None if uniform else plan.pipelines
         self.counts = [0] * n
         self.totals = [0] * n
 
@@ -106,9 +134,10 @@ def measure(
 ) -> dict[CellKey, Measurement]:
     """The measurement of every (goal, contributor, milestone) cell of ``goals``.
 
-    Reads ``tickets`` once.  Cells without tickets measure ``Measurement(0, 0)``.
-    ``directory`` supplies the team tree; without it a team contributor gets only
-    tickets of that exact team.
+    Reads ``tickets`` once, in any order.  Every cell has an entry, with or
+    without a target; cells without tickets measure ``Measurement(0, 0)``.
+    ``directory`` supplies the team tree; without it a team contributor gets
+    only tickets of that exact team.
     """
     plans = plan_cells(goals, directory)
     cells = [_Cells(p) for p in plans]
@@ -119,21 +148,37 @@ def measure(
         for match in plan.match_ids:
             index.setdefault(match, []).append(cell)
 
-    empty: list[_Cells] = []
     owner_get = by_owner.get
     team_get = by_team.get
     position = -1
     ticket: Ticket | None = None
     try:
         for position, ticket in enumerate(tickets):  # noqa: B007 - named in the error
-            for cell in (*owner_get(ticket.owner_id, empty), *team_get(ticket.team_id, empty)):
-                at = ticket.closed_us if cell.closed else ticket.first_response_us
+            # No tuple is built for the usual ticket that only an owner's or only
+            # a team's cells want, and none at all for a ticket nobody measures.
+            hits = owner_get(ticket.owner_id)
+            team_hits = team_get(ticket.team_id)
+            if hits is None:
+                if team_hits is None:
+                    continue
+                hits = team_hits
+            elif team_hits is not None:
+                hits = hits + team_hits
+            closed = ticket.closed_us
+            responded = ticket.first_response_us
+            pipeline = ticket.pipeline
+            for cell in hits:
+                at = closed if cell.closed else responded
                 if at is None or at < cell.start or at >= cell.end:
                     continue
-                j = bisect_right(cell.bounds, at) - 1
-                allowed = cell.pipelines[j]
-                if allowed is not None and ticket.pipeline not in allowed:
+                allowed = cell.allowed
+                if allowed is not None and pipeline not in allowed:
                     continue
+                j = bisect_right(cell.inner, at)
+                if cell.by_milestone is not None:
+                    allowed = cell.by_milestone[j]
+                    if allowed is not None and pipeline not in allowed:
+                        continue
                 cell.counts[j] += 1
                 if cell.duration:
                     cell.totals[j] += at - ticket.created_us

@@ -3,24 +3,29 @@
 All arithmetic that decides a status is exact (ints and :class:`Fraction`).
 A row first calculated at or after its milestone's end is fixed: later
 calculations that are given the previous report copy it and mark it frozen
-("changes after expiry do not count").
+("changes after expiry do not count").  The rows of deactivated and deleted
+contributors are carried forward the same way.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Sequence
+import math
+from bisect import bisect_right
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from fractions import Fraction
+from typing import Any, TypeAlias
 
+import attrs
 from attrs import field, frozen
 
 from ._errors import InvalidInput, NotFound
-from ._validate import aware, to_us
+from ._validate import aware, integer, text, to_us
 from .calendar import Milestone, Period
-from .goals import Contributor, Directory, Goal
+from .goals import Directory, Goal
 from .kpis import Direction, Kpi, Measurement, Unit
-from .measure import Measurements
+from .measure import CellKey, Measurements
 
 __all__ = [
     "Amount",
@@ -50,13 +55,22 @@ class Status(enum.Enum):
 
 
 class FrozenReason(enum.Enum):
-    """Why a row was copied from an earlier calculation instead of recalculated."""
+    """Why a row was copied from an earlier calculation instead of recalculated.
+
+    ``EXPIRED``: the row was calculated at or after its period's end.
+    ``CONTRIBUTOR_INACTIVE``: its contributor is deactivated or was deleted.
+    """
 
     EXPIRED = "expired"
     CONTRIBUTOR_INACTIVE = "contributor_inactive"
 
 
+#: A target: a count, or microseconds.  Pooled duration targets may be fractions.
 Amount = int | Fraction
+
+
+def _calculated_at(instance: Any, attribute: Any, value: Any) -> None:
+    aware("calculated_at", value)
 
 
 @frozen
@@ -70,7 +84,9 @@ class Progress:
     ``target`` and ``value`` are counts for COUNT KPIs and microseconds for
     DURATION KPIs (``value`` is the mean; None without tickets).  ``attainment``
     is exact; it is None without tickets and also when ``infinite`` is true: an
-    average of exactly zero is infinitely good.
+    average of exactly zero is infinitely good.  ``calculated_at`` is when the
+    measurement was taken; a frozen row keeps it from the calculation it was
+    copied from.
     """
 
     contributor_id: str | None
@@ -80,9 +96,19 @@ class Progress:
     value: Fraction | None
     attainment: Fraction | None
     status: Status
-    calculated_at: datetime
+    calculated_at: datetime = field(validator=_calculated_at)
     frozen: FrozenReason | None = None
     infinite: bool = False
+
+    @property
+    def is_whole_goal(self) -> bool:
+        """True for a contributor's roll-up across its milestones."""
+        return self.milestone_index is None
+
+    @property
+    def is_total(self) -> bool:
+        """True for a milestone's total row over all contributors."""
+        return self.contributor_id is None
 
     @property
     def percent(self) -> Fraction | None:
@@ -91,11 +117,15 @@ class Progress:
 
     @property
     def percent_text(self) -> str:
-        """The progress percent rounded for display: ``"87%"``, ``"∞"`` or ``"–"``."""
+        """The progress percent for display: ``"87%"``, ``"∞"`` or ``"–"``.
+
+        Rounded down to a whole percent, so that "100%" never shows before the
+        target is met.
+        """
         if self.infinite:
             return "∞"
         percent = self.percent
-        return "–" if percent is None else f"{round(percent)}%"
+        return "–" if percent is None else f"{math.floor(percent)}%"
 
 
 @frozen
@@ -113,47 +143,68 @@ def _amount(value: Fraction) -> Amount:
     return value.numerator if value.denominator == 1 else value
 
 
+def _ratio(direction: Direction, actual: int, target: int) -> tuple[Fraction | None, bool]:
+    """Attainment and the infinite flag of an actual (> 0 target) against a target."""
+    if direction is Direction.HIGHER_IS_BETTER:
+        return Fraction(actual, target), False
+    if actual == 0:
+        return None, True
+    return Fraction(target, actual), False
+
+
+def _check_cells(cells: Sequence[tuple[int, Measurement]]) -> None:
+    if not cells:
+        raise InvalidInput("cells", cells, "a score needs at least one cell")
+    for i, cell in enumerate(cells):
+        target, measured = cell
+        integer(f"cells[{i}].target", target, low=1)
+        if not isinstance(measured, Measurement):
+            raise InvalidInput(f"cells[{i}].measurement", measured, "expected a Measurement")
+        if measured.count == 0 and measured.total != 0:
+            raise InvalidInput(
+                f"cells[{i}].measurement", measured, "a total without tickets is impossible"
+            )
+
+
 def score(kpi: Kpi, cells: Sequence[tuple[int, Measurement]]) -> Score:
     """Pool ``(target, measurement)`` cells into one score.
 
+    Targets are positive ints: counts, or microseconds for DURATION KPIs.
     Counts add up: attainment is Σ actual / Σ target.  Averages compare time
     allowed with time used over cells with tickets: Σ(target·n) / Σ(total); the
     pooled target shown is Σ(target·n) / Σ n (the plain mean of targets when no
-    cell has tickets).  One cell gives the cell's own score.
+    cell has tickets).  One cell gives the cell's own score.  Lower is better
+    inverts the ratio; an actual of zero is then infinitely good.
     """
-    if not cells:
-        raise InvalidInput("cells", cells, "a score needs at least one cell")
-    measured = Measurement(sum(m.count for _, m in cells), sum(m.total for _, m in cells))
+    if not isinstance(kpi, Kpi):
+        raise InvalidInput("kpi", kpi, "expected a Kpi")
+    _check_cells(cells)
+    return _score(kpi, cells)
+
+
+def _score(kpi: Kpi, cells: Sequence[tuple[int, Measurement]]) -> Score:
+    """:func:`score` on cells that are known to be valid (from a Goal)."""
+    if len(cells) == 1:  # a cell row: the common case
+        measured = cells[0][1]
+    else:
+        measured = Measurement(sum(m.count for _, m in cells), sum(m.total for _, m in cells))
     if kpi.unit is Unit.COUNT:
         target = sum(t for t, _ in cells)
-        value = Fraction(measured.count)
-        actual_over_target = Fraction(measured.count, target)
-        if kpi.direction is Direction.HIGHER_IS_BETTER:
-            return Score(target, measured, value, actual_over_target, False)
-        if measured.count == 0:
-            return Score(target, measured, value, None, True)
-        return Score(target, measured, value, 1 / actual_over_target, False)
-
-    with_tickets = [(t, m) for t, m in cells if m.count]
-    if not with_tickets:
+        attainment, infinite = _ratio(kpi.direction, measured.count, target)
+        return Score(target, measured, Fraction(measured.count), attainment, infinite)
+    if measured.count == 0:
         mean_target = _amount(Fraction(sum(t for t, _ in cells), len(cells)))
         return Score(mean_target, measured, None, None, False)
-    allowed = sum(t * m.count for t, m in with_tickets)
-    used = sum(m.total for _, m in with_tickets)
-    count = sum(m.count for _, m in with_tickets)
-    target_mean = _amount(Fraction(allowed, count))
-    value = Fraction(used, count)
-    if kpi.direction is Direction.HIGHER_IS_BETTER:
-        return Score(target_mean, measured, value, Fraction(used, allowed), False)
-    if used == 0:
-        return Score(target_mean, measured, value, None, True)
-    return Score(target_mean, measured, value, Fraction(allowed, used), False)
+    allowed = sum(t * m.count for t, m in cells)  # cells without tickets add 0
+    target_mean = _amount(Fraction(allowed, measured.count))
+    attainment, infinite = _ratio(kpi.direction, measured.total, allowed)
+    return Score(target_mean, measured, measured.average, attainment, infinite)
 
 
-def _status(at: int, start: int, end: int, s: Score) -> Status:
-    if at < start:
+def _status(at_us: int, period: Period, s: Score) -> Status:
+    if at_us < period.start_us:
         return Status.PENDING
-    if at < end:
+    if at_us < period.end_us:
         return Status.IN_PROGRESS
     if s.infinite:
         return Status.EXCEEDED
@@ -166,10 +217,10 @@ def _row(
     contributor_id: str | None,
     milestone_index: int | None,
     s: Score,
-    status: Status,
+    period: Period,
     at: datetime,
-    frozen: FrozenReason | None = None,
 ) -> Progress:
+    """A freshly calculated row: its status at ``at``."""
     return Progress(
         contributor_id,
         milestone_index,
@@ -177,9 +228,9 @@ def _row(
         s.measurement,
         s.value,
         s.attainment,
-        status,
+        _status(to_us(at), period, s),
         at,
-        frozen,
+        None,
         s.infinite,
     )
 
@@ -192,44 +243,61 @@ def _milestones(value: Iterable[Milestone]) -> tuple[Milestone, ...]:
     return tuple(value)
 
 
+#: ``(contributor_id, milestone_index)``; None stands for "every" in roll-ups.
+RowKey: TypeAlias = tuple[str | None, int | None]
+
+
 @frozen
 class GoalReport:
     """A snapshot of one goal's progress at ``calculated_at``.
 
     ``rows`` holds one row per contributor and milestone that has a target;
     ``contributor_rows`` each contributor's whole goal; ``milestone_rows`` each
-    milestone's total over the goal's current contributors.
+    milestone's total over the goal's current contributors.  Rows of deleted
+    contributors follow the current ones.
     """
 
-    goal_id: str
-    calculated_at: datetime
+    goal_id: str = field(validator=lambda _, __, v: text("goal_id", v))
+    calculated_at: datetime = field(validator=_calculated_at)
     milestones: tuple[Milestone, ...] = field(converter=_milestones)
     rows: tuple[Progress, ...] = field(converter=_rows)
     contributor_rows: tuple[Progress, ...] = field(converter=_rows)
     milestone_rows: tuple[Progress, ...] = field(converter=_rows)
-    _cells: dict[tuple[str | None, int | None], Progress] = field(init=False, eq=False, repr=False)
+    _index: dict[RowKey, Progress] = field(init=False, eq=False, repr=False)
+    _starts: list[int] = field(init=False, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
-        cells = {(r.contributor_id, r.milestone_index): r for r in self.rows}
-        for r in self.contributor_rows:
-            cells[(r.contributor_id, None)] = r
-        for r in self.milestone_rows:
-            cells[(None, r.milestone_index)] = r
-        object.__setattr__(self, "_cells", cells)
+        index: dict[RowKey, Progress] = {}
+        for name, rows, shape in (
+            ("rows", self.rows, (True, True)),
+            ("contributor_rows", self.contributor_rows, (True, False)),
+            ("milestone_rows", self.milestone_rows, (False, True)),
+        ):
+            for i, r in enumerate(rows):
+                if not isinstance(r, Progress):
+                    raise InvalidInput(f"{name}[{i}]", r, "expected a Progress row")
+                key = (r.contributor_id, r.milestone_index)
+                if (key[0] is not None, key[1] is not None) != shape:
+                    raise InvalidInput(f"{name}[{i}]", key, "row of the wrong kind")
+                if key in index:
+                    raise InvalidInput(f"{name}[{i}]", key, "duplicate row")
+                index[key] = r
+        object.__setattr__(self, "_index", index)
+        object.__setattr__(self, "_starts", [m.period.start_us for m in self.milestones])
 
     def _get(self, contributor_id: str | None, milestone_index: int | None) -> Progress:
         try:
-            return self._cells[(contributor_id, milestone_index)]
+            return self._index[(contributor_id, milestone_index)]
         except KeyError:
             raise NotFound("row", (contributor_id, milestone_index)) from None
 
     def row(self, contributor_id: str, milestone_index: int) -> Progress:
-        """The row of one contributor and milestone."""
+        """The row of one contributor and milestone; NotFound when it has none."""
         return self._get(contributor_id, milestone_index)
 
     def find(self, contributor_id: str, milestone_index: int) -> Progress | None:
         """The row of one contributor and milestone, or None when it has none."""
-        return self._cells.get((contributor_id, milestone_index))
+        return self._index.get((contributor_id, milestone_index))
 
     def whole_goal(self, contributor_id: str) -> Progress:
         """A contributor's roll-up across its milestones."""
@@ -240,35 +308,141 @@ class GoalReport:
         return self._get(None, milestone_index)
 
     def milestone_at(self, instant: datetime) -> Milestone:
-        """The milestone that contains ``instant``."""
+        """The milestone that contains ``instant``; NotFound outside the goal's span."""
         us = to_us(aware("instant", instant))
-        for m in self.milestones:
-            if m.period.start_us <= us < m.period.end_us:
-                return m
-        raise NotFound("instant", instant)
+        j = bisect_right(self._starts, us) - 1
+        if j < 0 or us >= self.milestones[j].period.end_us:
+            raise NotFound("instant", instant)
+        return self.milestones[j]
 
     def row_at(self, contributor_id: str, instant: datetime) -> Progress:
-        """The row of the milestone that contains ``instant``."""
+        """A contributor's row of the milestone that contains ``instant``."""
         return self.row(contributor_id, self.milestone_at(instant).index)
+
+    def total_at(self, instant: datetime) -> Progress:
+        """The total row of the milestone that contains ``instant``."""
+        return self.total(self.milestone_at(instant).index)
 
     def rows_of(self, contributor_id: str) -> tuple[Progress, ...]:
         """One contributor's cell rows in milestone order."""
         return tuple(r for r in self.rows if r.contributor_id == contributor_id)
 
+    def _lookup(self, key: RowKey) -> Progress | None:
+        return self._index.get(key)
 
-def _recheck(
-    kpi: Kpi, old: Progress, target: int, at_us: int, period: Period, at: datetime
-) -> Progress:
-    """A fixed row under a possibly edited target.
 
-    Unchanged target: an exact copy.  Edited target: the status is recomputed
-    from the fixed measurement, at ``at``.
+def _freeze(row: Progress, period: Period) -> Progress:
+    """``row`` marked frozen, for the reason its own calculation time gives.
+
+    Calculated at or after its period's end: expired (a row is fixed then,
+    whatever happens to its contributor later); before: contributor inactive.
+    So a frozen row's reason never changes while it is carried.
     """
-    if old.target == target:
-        return old
-    s = score(kpi, [(target, old.measurement)])
-    status = _status(at_us, period.start_us, period.end_us, s)
-    return _row(old.contributor_id, old.milestone_index, s, status, at, old.frozen)
+    expired = to_us(row.calculated_at) >= period.end_us
+    reason = FrozenReason.EXPIRED if expired else FrozenReason.CONTRIBUTOR_INACTIVE
+    return row if row.frozen is reason else attrs.evolve(row, frozen=reason)
+
+
+class _Evaluation:
+    """The state of one :func:`evaluate` call, so the row helpers stay small.
+
+    Every row, cell or roll-up, follows one rule: it is recalculated from its
+    inputs at ``at`` unless an earlier row exists and was calculated at or
+    after its period's end, or belongs to an inactive contributor.  Then the
+    earlier row is copied (frozen); when a target edit changed its inputs, its
+    attainment and status are recomputed from its fixed measurement, as of its
+    own ``calculated_at``.
+    """
+
+    def __init__(
+        self, goal: Goal, measurements: Measurements, at: datetime, previous: GoalReport | None
+    ) -> None:
+        self.kpi = goal.kpi
+        self.goal_id = goal.id
+        self.measurements = measurements
+        self.at = at
+        self.previous = previous
+
+    def cell(self, contributor_id: str, m: Milestone, target: int, inactive: bool) -> Progress:
+        """The row of one targeted cell."""
+        key = (contributor_id, m.index)
+        old = self._fixed(key, m.period, inactive)
+        measured = old.measurement if old else self._measured((self.goal_id, *key))
+        return self._row(key, _score(self.kpi, [(target, measured)]), m.period, old, inactive)
+
+    def pooled(
+        self, key: RowKey, cells: Sequence[tuple[int, Progress]], period: Period, inactive: bool
+    ) -> Progress:
+        """A roll-up row over the report's own ``cells``, frozen ones included."""
+        s = _score(self.kpi, [(t, r.measurement) for t, r in cells])
+        return self._row(key, s, period, self._fixed(key, period, inactive), inactive)
+
+    def _fixed(self, key: RowKey, period: Period, inactive: bool) -> Progress | None:
+        """The previous row when this one is not recalculated, else None."""
+        old = None if self.previous is None else self.previous._lookup(key)
+        if old is not None and (inactive or to_us(old.calculated_at) >= period.end_us):
+            return old
+        return None
+
+    def _measured(self, key: CellKey) -> Measurement:
+        measured = self.measurements.get(key, None)
+        if measured is None:
+            return Measurement()  # a missing cell counts as no tickets
+        if not isinstance(measured, Measurement):
+            raise InvalidInput(f"measurements[{key!r}]", measured, "expected a Measurement")
+        if measured.count == 0 and measured.total != 0:
+            raise InvalidInput(
+                f"measurements[{key!r}]", measured, "a total without tickets is impossible"
+            )
+        return measured
+
+    def _row(
+        self, key: RowKey, s: Score, period: Period, old: Progress | None, inactive: bool
+    ) -> Progress:
+        if old is None:
+            row = _row(key[0], key[1], s, period, self.at)
+            # An inactive contributor without an earlier row gets one calculation.
+            return _freeze(row, period) if inactive else row
+        if old.target != s.target or old.measurement != s.measurement:
+            old = _row(key[0], key[1], s, period, old.calculated_at)
+        return _freeze(old, period)
+
+
+def _carried(previous: GoalReport, goal: Goal) -> tuple[list[Progress], list[Progress]]:
+    """The rows and whole-goal rows of contributors deleted from ``goal``, frozen."""
+    current = set(goal.contributor_ids)
+    earlier = (*previous.rows, *previous.contributor_rows)
+    deleted = dict.fromkeys(r.contributor_id for r in earlier if r.contributor_id not in current)
+    rows: list[Progress] = []
+    wholes: list[Progress] = []
+    for cid in deleted:
+        assert cid is not None  # rows and whole-goal rows name their contributor
+        mine = previous.rows_of(cid)
+        rows.extend(_freeze(r, goal.milestones[_index(r)].period) for r in mine)
+        whole = previous._lookup((cid, None))
+        if whole is not None:
+            wholes.append(_freeze(whole, _span(goal, mine) if mine else goal.span))
+    return rows, wholes
+
+
+def _index(row: Progress) -> int:
+    assert row.milestone_index is not None
+    return row.milestone_index
+
+
+def _check_previous(goal: Goal, previous: GoalReport | None, at: datetime) -> None:
+    if previous is None:
+        return
+    if not isinstance(previous, GoalReport):
+        raise InvalidInput("previous", previous, "expected a GoalReport or None")
+    if previous.goal_id != goal.id:
+        raise InvalidInput("previous.goal_id", previous.goal_id, f"not goal {goal.id!r}")
+    if previous.milestones != goal.milestones:
+        raise InvalidInput(
+            "previous.milestones", len(previous.milestones), "not this goal's milestones"
+        )
+    if to_us(at) < to_us(previous.calculated_at):
+        raise InvalidInput("at", at, f"before the previous calculation at {previous.calculated_at}")
 
 
 def evaluate(
@@ -282,24 +456,23 @@ def evaluate(
     """Calculate a goal's report at ``at``.
 
     ``measurements`` comes from :func:`~servicegoals.measure` or a push-down
-    source; a missing cell counts as no tickets.  With ``previous``, rows fixed by
-    an earlier calculation at or after their milestone's end are copied (frozen:
-    expired), and rows of deactivated or deleted contributors are carried forward
-    (frozen: contributor inactive).  ``directory`` tells who is deactivated.
+    source; a missing cell counts as no tickets.  With ``previous`` (the last
+    report of this goal, calculated no later than ``at``), rows calculated at or
+    after their period's end are copied (frozen: expired), and rows of
+    deactivated or deleted contributors are carried forward (frozen: contributor
+    inactive).  ``directory`` tells who is deactivated; without it everyone is
+    active.  Roll-up rows pool the report's own cell rows, frozen ones included.
     """
     if not isinstance(goal, Goal):
         raise InvalidInput("goal", goal, "expected a Goal")
-    at_us = to_us(aware("at", at))
-    if previous is not None:
-        if not isinstance(previous, GoalReport):
-            raise InvalidInput("previous", previous, "expected a GoalReport")
-        if previous.goal_id != goal.id:
-            raise InvalidInput("previous.goal_id", previous.goal_id, f"not goal {goal.id!r}")
-        if at_us < to_us(previous.calculated_at):
-            raise InvalidInput(
-                "at", at, f"before the previous calculation at {previous.calculated_at}"
-            )
-    kpi = goal.kpi
+    if not isinstance(measurements, Mapping):
+        raise InvalidInput("measurements", measurements, "expected a mapping of cell keys")
+    aware("at", at)
+    _check_previous(goal, previous, at)
+    if directory is not None and not isinstance(directory, Directory):
+        raise InvalidInput("directory", directory, "expected a Directory or None")
+
+    run = _Evaluation(goal, measurements, at, previous)
     rows: list[Progress] = []
     contributor_rows: list[Progress] = []
     by_milestone: dict[int, list[tuple[int, Progress]]] = {}
@@ -309,105 +482,31 @@ def evaluate(
         for m, target in zip(goal.milestones, targets, strict=True):
             if target is None:
                 continue
-            row = _cell(goal, contributor, m, target.value, measurements, at, at_us, previous)
-            if inactive and row.frozen is None:
-                old = previous.find(contributor.id, m.index) if previous else None
-                row = _carry(old, row, kpi, target.value, at_us, m.period, at)
-            own.append((target.value, row))
-            by_milestone.setdefault(m.index, []).append((target.value, row))
-        rows.extend(r for _, r in own)
-        if own:
-            contributor_rows.append(_whole_goal(goal, contributor.id, own, at, at_us))
+            amount = target.value
+            row = run.cell(contributor.id, m, amount, inactive)
+            own.append((amount, row))
+            by_milestone.setdefault(m.index, []).append((amount, row))
+        if not own:
+            continue
+        mine = [r for _, r in own]
+        rows.extend(mine)
+        span = _span(goal, mine)
+        contributor_rows.append(run.pooled((contributor.id, None), own, span, inactive))
+
     if previous is not None:
-        # Deleted contributors: carry their last rows forward.
-        current = set(goal.contributor_ids)
-        gone = {r.contributor_id for r in previous.rows} - current
-        rows.extend(_frozen(r) for r in previous.rows if r.contributor_id in gone)
-        contributor_rows.extend(
-            _frozen(r) for r in previous.contributor_rows if r.contributor_id in gone
-        )
+        # Deleted contributors' last rows are carried forward, but not pooled.
+        deleted_rows, deleted_wholes = _carried(previous, goal)
+        rows.extend(deleted_rows)
+        contributor_rows.extend(deleted_wholes)
+
     milestone_rows = [
-        _pooled_row(goal, None, by_milestone[j], goal.milestones[j].period, at, at_us)
+        run.pooled((None, j), by_milestone[j], goal.milestones[j].period, False)
         for j in sorted(by_milestone)
     ]
     return GoalReport(goal.id, at, goal.milestones, rows, contributor_rows, milestone_rows)
 
 
-def _frozen(row: Progress, reason: FrozenReason = FrozenReason.CONTRIBUTOR_INACTIVE) -> Progress:
-    if row.frozen is reason:
-        return row
-    return Progress(
-        row.contributor_id,
-        row.milestone_index,
-        row.target,
-        row.measurement,
-        row.value,
-        row.attainment,
-        row.status,
-        row.calculated_at,
-        reason,
-        row.infinite,
-    )
-
-
-def _carry(
-    old: Progress | None,
-    fresh: Progress,
-    kpi: Kpi,
-    target: int,
-    at_us: int,
-    period: Period,
-    at: datetime,
-) -> Progress:
-    """An inactive contributor's row: the last calculated one, else this one, frozen."""
-    if old is None:
-        return _frozen(fresh)
-    return _frozen(_recheck(kpi, old, target, at_us, period, at))
-
-
-def _cell(
-    goal: Goal,
-    contributor: Contributor,
-    milestone: Milestone,
-    target: int,
-    measurements: Measurements,
-    at: datetime,
-    at_us: int,
-    previous: GoalReport | None,
-) -> Progress:
-    period = milestone.period
-    old = previous.find(contributor.id, milestone.index) if previous else None
-    if old is not None and to_us(old.calculated_at) >= period.end_us:
-        fixed = _recheck(goal.kpi, old, target, at_us, period, at)
-        return _frozen(fixed, FrozenReason.EXPIRED)
-    key = (goal.id, contributor.id, milestone.index)
-    measured = measurements.get(key, Measurement())
-    s = score(goal.kpi, [(target, measured)])
-    status = _status(at_us, period.start_us, period.end_us, s)
-    return _row(contributor.id, milestone.index, s, status, at)
-
-
-def _pooled_row(
-    goal: Goal,
-    contributor_id: str | None,
-    cells: Sequence[tuple[int, Progress]],
-    period: Period,
-    at: datetime,
-    at_us: int,
-) -> Progress:
-    s = score(goal.kpi, [(t, r.measurement) for t, r in cells])
-    status = _status(at_us, period.start_us, period.end_us, s)
-    index = None if contributor_id is not None else cells[0][1].milestone_index
-    return _row(contributor_id, index, s, status, at)
-
-
-def _whole_goal(
-    goal: Goal, contributor_id: str, cells: list[tuple[int, Progress]], at: datetime, at_us: int
-) -> Progress:
-    """Pending before the first targeted milestone, in progress until the last ends."""
-    first = cells[0][1].milestone_index
-    last = cells[-1][1].milestone_index
-    assert first is not None
-    assert last is not None
-    span = Period(goal.milestones[first].period.start, goal.milestones[last].period.end)
-    return _pooled_row(goal, contributor_id, cells, span, at, at_us)
+def _span(goal: Goal, rows: Sequence[Progress]) -> Period:
+    """From the first targeted milestone's start to the last one's end."""
+    first, last = _index(rows[0]), _index(rows[-1])
+    return Period(goal.milestones[first].period.start, goal.milestones[last].period.end)
