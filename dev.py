@@ -3,6 +3,7 @@
 
     python3 dev.py demo    # set up .venv and run the main job
     python3 dev.py test    # set up .venv and run every check and test
+    python3 dev.py bench   # set up .venv and run the benchmarks (--quick: a smoke test)
 
 The first run creates ``.venv`` and installs the project with its extras; later
 runs reinstall only when ``pyproject.toml`` changed.
@@ -14,6 +15,7 @@ import hashlib
 import os
 import subprocess
 import sys
+import tempfile
 import venv
 from pathlib import Path
 
@@ -22,7 +24,7 @@ VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PY = BIN / "python"
 STAMP = VENV / ".dev-stamp"
-EXTRAS = "dev,sql,cli"
+EXTRAS = "dev,sql,cli,docs,bench"
 
 
 def _run(*args: str | Path) -> None:
@@ -46,17 +48,24 @@ def setup() -> None:
 
 
 def demo(args: list[str]) -> None:
-    _run(PY, "-m", "servicegoals", "demo", *args)
+    _run(BIN / "servicegoals", "demo", *args)
 
 
 def test(args: list[str]) -> None:
     _run(PY, "-m", "ruff", "check", "src", "tests", "bench", "dev.py")
     _run(PY, "-m", "ruff", "format", "--check", "src", "tests", "bench", "dev.py")
-    _run(PY, "-m", "mypy", "--strict", "src", "tests")
+    _run(PY, "-m", "mypy", "--strict", "src", "tests", "bench")
+    os.environ.setdefault("NO_MKDOCS_2_WARNING", "1")  # mkdocs-material's end-of-life banner
+    with tempfile.TemporaryDirectory() as site:  # the docs site, strict: warnings fail
+        _run(PY, "-m", "mkdocs", "build", "--strict", "--quiet", "--site-dir", site)
     _run(PY, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args)
 
 
-COMMANDS = {"demo": demo, "test": test}
+def bench(args: list[str]) -> None:
+    _run(PY, "-m", "bench", *args)
+
+
+COMMANDS = {"demo": demo, "test": test, "bench": bench}
 
 if __name__ == "__main__":
     if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:

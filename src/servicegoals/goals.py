@@ -35,10 +35,15 @@ __all__ = [
 NAME_MAX = 200
 
 
+def _items(field: str, value: Any) -> tuple[Any, ...]:
+    """The items of a collection; a string or a non-collection is an error, not a surprise."""
+    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+        raise InvalidInput(field, value, "expected a collection")
+    return tuple(value)
+
+
 def _team_ids(value: Iterable[str]) -> frozenset[str]:
-    if isinstance(value, str):
-        raise InvalidInput("user.team_ids", value, "expected a collection of team ids")
-    return frozenset(text("user.team_ids", t) for t in value)
+    return frozenset(text("user.team_ids", t) for t in _items("user.team_ids", value))
 
 
 @frozen
@@ -70,11 +75,16 @@ class ContributorKind(enum.Enum):
     TEAM = "team"
 
 
+def _kind(value: Any) -> None:
+    if not isinstance(value, ContributorKind):
+        raise InvalidInput("contributor.kind", value, "expected ContributorKind.USER or TEAM")
+
+
 @frozen
 class Contributor:
     """A reference to the user or team a goal measures."""
 
-    kind: ContributorKind
+    kind: ContributorKind = field(validator=lambda _, __, v: _kind(v))
     id: str = field(validator=lambda _, __, v: text("contributor.id", v))
 
     @classmethod
@@ -97,16 +107,20 @@ class Contributor:
         raise InvalidInput("contributors", who, "expected a User, Team or Contributor")
 
 
-def _tuple(value: Iterable[Any]) -> tuple[Any, ...]:
-    return tuple(value)
+def _users(value: Iterable[User]) -> tuple[User, ...]:
+    return _items("users", value)
+
+
+def _teams(value: Iterable[Team]) -> tuple[Team, ...]:
+    return _items("teams", value)
 
 
 @frozen
 class Directory:
     """An account's people: its users and its team tree."""
 
-    users: tuple[User, ...] = field(default=(), converter=_tuple)
-    teams: tuple[Team, ...] = field(default=(), converter=_tuple)
+    users: tuple[User, ...] = field(default=(), converter=_users)
+    teams: tuple[Team, ...] = field(default=(), converter=_teams)
     _users: dict[str, User] = field(init=False, eq=False, repr=False)
     _teams: dict[str, Team] = field(init=False, eq=False, repr=False)
     _children: dict[str, list[str]] = field(init=False, eq=False, repr=False)
@@ -205,7 +219,8 @@ class Target:
 
 
 def _percents(value: Iterable[int]) -> tuple[int, ...]:
-    found = [integer("notifications.progress_percents", p, low=1) for p in value]
+    name = "notifications.progress_percents"
+    found = [integer(name, p, low=1) for p in _items(name, value)]
     return tuple(sorted(set(found)))
 
 
@@ -259,9 +274,19 @@ def _name(value: Any) -> str:
 
 
 def _pipelines(value: Any) -> frozenset[str]:
-    if isinstance(value, str):
-        raise InvalidInput("pipelines", value, "expected a collection of pipeline names")
-    return frozenset(text("pipelines", p) for p in value)
+    return frozenset(text("pipelines", p) for p in _items("pipelines", value))
+
+
+def _milestones(value: Any) -> tuple[Milestone, ...]:
+    return _items("milestones", value)
+
+
+def _contributors(value: Any) -> tuple[Contributor, ...]:
+    return _items("contributors", value)
+
+
+def _targets(value: Any) -> tuple[tuple[Target | None, ...], ...]:
+    return _items("targets", value)
 
 
 @frozen
@@ -280,10 +305,10 @@ class Goal:
     cadence: Cadence
     span: Period
     align_to_fiscal_year: bool
-    milestones: tuple[Milestone, ...] = field(converter=_tuple)
-    contributors: tuple[Contributor, ...] = field(converter=_tuple)
+    milestones: tuple[Milestone, ...] = field(converter=_milestones)
+    contributors: tuple[Contributor, ...] = field(converter=_contributors)
     pipelines: frozenset[str] = field(converter=_pipelines)
-    targets: tuple[tuple[Target | None, ...], ...] = field(converter=_tuple)
+    targets: tuple[tuple[Target | None, ...], ...] = field(converter=_targets)
     notifications: NotificationSettings
     created_at: datetime = field(validator=lambda _, __, v: aware("created_at", v))
     created_by: str | None = field(
@@ -389,7 +414,11 @@ class Goal:
         sequence with one amount (or None) per milestone.
         """
         ms = milestones(cadence, span, settings, align_to_fiscal_year=align_to_fiscal_year)
-        refs = tuple(Contributor.of(c) for c in contributors)
+        refs = tuple(Contributor.of(c) for c in _items("contributors", contributors))
+        if targets is not None and not isinstance(targets, Mapping):
+            raise InvalidInput(
+                "targets", targets, "expected a mapping of contributor id to targets"
+            )
         given = dict(targets or {})
         known = {c.id for c in refs}
         for cid in given:
@@ -428,7 +457,9 @@ class Goal:
         return self.contributors[self.contributor_index(contributor_id)]
 
     def _milestone_index(self, index: int) -> int:
-        if not isinstance(index, int) or not 0 <= index < len(self.milestones):
+        if isinstance(index, bool) or not isinstance(index, int):  # True is not milestone 1
+            raise NotFound("milestone_index", index)
+        if not 0 <= index < len(self.milestones):
             raise NotFound("milestone_index", index)
         return index
 
@@ -455,6 +486,11 @@ class Goal:
         i = self.contributor_index(contributor_id)
         rows = (*self.targets[:i], row, *self.targets[i + 1 :])
         return attrs.evolve(self, targets=rows)
+
+    def _chosen(self, contributor_ids: Iterable[str] | None) -> tuple[str, ...]:
+        if contributor_ids is None:
+            return self.contributor_ids
+        return _items("contributor_ids", contributor_ids)
 
     def with_name(self, name: str) -> Goal:
         return attrs.evolve(self, name=name)
@@ -491,7 +527,7 @@ class Goal:
         Applies to the chosen contributors (all when None), keeping cell pipelines.
         """
         new = self
-        for cid in self.contributor_ids if contributor_ids is None else contributor_ids:
+        for cid in self._chosen(contributor_ids):
             row = self.targets[self.contributor_index(cid)]
             base = _as_target(f"targets.{cid}", amount)
             assert base is not None
@@ -505,7 +541,7 @@ class Goal:
         Cells without a target stay without one (a pipeline needs an amount).
         """
         new = self
-        for cid in self.contributor_ids if contributor_ids is None else contributor_ids:
+        for cid in self._chosen(contributor_ids):
             row = self.targets[self.contributor_index(cid)]
             cells = tuple(None if t is None else Target(t.amount, pipeline) for t in row)
             new = new._with_row(cid, cells)

@@ -48,6 +48,11 @@ class TicketEvent(enum.Enum):
     FIRST_RESPONSE = "first_response_at"
 
 
+def _member(name: str, kind: type[enum.Enum], value: Any) -> None:
+    if not isinstance(value, kind):
+        raise InvalidInput(name, value, f"expected a {kind.__name__}")
+
+
 @frozen
 class Kpi:
     """A measurable quantity a goal sets targets on.
@@ -56,11 +61,13 @@ class Kpi:
     KPI's value for one ticket is that timestamp minus ``created_at``.
     """
 
-    key: str
-    label: str
-    unit: Unit
-    direction: Direction
-    event: TicketEvent = TicketEvent.CLOSED
+    key: str = field(validator=lambda _, __, v: text("kpi.key", v))
+    label: str = field(validator=lambda _, __, v: text("kpi.label", v))
+    unit: Unit = field(validator=lambda _, __, v: _member("kpi.unit", Unit, v))
+    direction: Direction = field(validator=lambda _, __, v: _member("kpi.direction", Direction, v))
+    event: TicketEvent = field(
+        default=TicketEvent.CLOSED, validator=lambda _, __, v: _member("kpi.event", TicketEvent, v)
+    )
 
 
 CLOSED_TICKETS = Kpi(

@@ -1,0 +1,331 @@
+"""Run every benchmark side by side and print one table: ``python -m bench [--quick]``.
+
+1. In memory: ``measure`` + ``evaluate`` over 10^4 .. 10^7 streamed tickets
+   against 50 goals × 200 contributors, with a pandas baseline and the peak
+   memory of each size.
+2. Push-down: ``SqliteSource.measure`` against plain GROUP BY queries on the
+   same file (the floor) and DuckDB.
+3. Calendar: milestones for 10,000 goals of every cadence in random time zones.
+4. Equality: our measurements equal the pandas baseline's (and DuckDB's
+   aggregates SQLite's) exactly; any difference fails the run (exit status 1).
+
+Each target is printed with PASS or MISS; a MISS is a finding, not a failure.
+``docs/performance.md`` explains the method and keeps the latest figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pickle
+import platform
+import subprocess
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from time import perf_counter
+from typing import Any
+
+from attrs import frozen
+
+from servicegoals import Directory, Goal
+
+from . import baseline, calendars, pushdown, workload
+from .baseline import Cells
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@frozen
+class Plan:
+    """What one run measures."""
+
+    sizes: tuple[int, ...]
+    goals: int
+    contributors: int
+    pushdown_size: int
+    calendar_goals: int
+    repeat: int
+    #: The size the throughput and pandas targets are judged at.
+    judged: int
+    #: Peak memory at ``sizes[-1]`` is compared with that at this size.
+    memory_base: int
+
+
+FULL = Plan((10**4, 10**5, 10**6, 10**7), 50, 200, 10**6, 10_000, 3, 10**6, 10**5)
+QUICK = Plan((10**3, 10**4), 15, 40, 10**4, 1_000, 1, 10**4, 10**3)
+
+
+@frozen
+class Check:
+    """A target and whether this run met it."""
+
+    name: str
+    met: bool
+    figure: str
+
+
+class Failed(Exception):
+    """An equality check failed: the run's figures cannot be trusted."""
+
+
+def say(text: str = "") -> None:
+    print(text, flush=True)
+
+
+def table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> None:
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    for r in [header, *rows]:
+        say(
+            "  "
+            + "  ".join(
+                c.rjust(w) if i else c.ljust(w)
+                for i, (c, w) in enumerate(zip(r, widths, strict=True))
+            )
+        )
+
+
+def _n(value: float) -> str:
+    return f"{value:,.0f}"
+
+
+def _s(value: float) -> str:
+    return f"{value:.3f}" if value < 10 else f"{value:.1f}"
+
+
+def equal_or_fail(what: str, ours: Cells, theirs: Cells) -> str:
+    """Return "yes", or raise :class:`Failed` naming the first cells that differ."""
+    if ours == theirs:
+        return "yes"
+    keys = sorted(set(ours) | set(theirs))
+    wrong = [(k, ours.get(k), theirs.get(k)) for k in keys if ours.get(k) != theirs.get(k)]
+    lines = "\n".join(f"    {k}: ours {a}, baseline {b}" for k, a, b in wrong[:10])
+    raise Failed(f"{what}: {len(wrong)} of {len(keys)} cells differ, for example\n{lines}")
+
+
+def _ours(plan: Plan, size: int, seed: int, scratch: Path) -> tuple[dict[str, Any], Cells]:
+    """Our figures and cells for ``size`` tickets, from a fresh process (bench.inmemory)."""
+    out = scratch / f"ours-{size}.pickle"
+    options = {"size": size, "goals": plan.goals, "contributors": plan.contributors, "seed": seed}
+    command = [sys.executable, "-m", "bench.inmemory", "--out", str(out)]
+    command += [a for name, value in options.items() for a in (f"--{name}", str(value))]
+    child = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
+    if child.returncode != 0:
+        raise RuntimeError(f"in-memory run of {size:,} tickets failed:\n{child.stderr}")
+    with out.open("rb") as f:
+        cells: Cells = pickle.load(f)
+    return json.loads(child.stdout), cells
+
+
+def _pandas(
+    goals: tuple[Goal, ...], directory: Directory, size: int, seed: int
+) -> tuple[float, Cells]:
+    """Seconds the pandas baseline takes for ``size`` tickets (frame building excluded)."""
+    frame = baseline.frame(workload.chunks(size, seed))
+    started = perf_counter()
+    cells = baseline.measure(goals, frame, directory)
+    return perf_counter() - started, cells
+
+
+_MEMORY_HEADER = (
+    "tickets",
+    "measure s",
+    "evaluate s",
+    "ours t/s",
+    "pandas s",
+    "ours/pandas",
+    "measure/pandas",
+    "peak MiB: measure",
+    "+ evaluate",
+    "build s (excl.)",
+    "equal",
+)
+
+
+def in_memory(
+    plan: Plan, goals: tuple[Goal, ...], directory: Directory, seed: int, scratch: Path
+) -> tuple[dict[int, dict[str, Any]], Cells]:
+    """Section 1; returns each size's figures and the baseline's cells at the push-down size."""
+    say("1. In memory: measure + evaluate over a ticket stream, against pandas")
+    say("   (ticket building excluded from both sides; each size of ours in a fresh process)")
+    figures: dict[int, dict[str, Any]] = {}
+    expected: Cells = {}
+    rows = []
+    for size in plan.sizes:
+        ours, measured = _ours(plan, size, seed, scratch)
+        ours["pandas_s"], theirs = _pandas(goals, directory, size, seed)
+        equal = equal_or_fail(f"in memory, {size:,} tickets", measured, theirs)
+        if size == plan.pushdown_size:
+            expected = theirs
+        figures[size] = ours
+        total = ours["measure_s"] + ours["evaluate_s"]
+        pandas = ours["pandas_s"]
+        rows.append(
+            (
+                _n(size),
+                _s(ours["measure_s"]),
+                _s(ours["evaluate_s"]),
+                _n(size / total),
+                _s(pandas),
+                f"{total / pandas:.2f}",
+                f"{ours['measure_s'] / pandas:.2f}",
+                f"{ours['peak_measure_rss_mib']:.0f}",
+                f"{ours['peak_rss_mib']:.0f}",
+                _s(ours["build_s"]),
+                equal,
+            )
+        )
+        say(f"   {size:,} tickets done")
+    table(_MEMORY_HEADER, rows)
+    first = figures[plan.sizes[0]]
+    say(
+        f"   {first['cells']:,} cells measured, {first['rows']:,} report rows evaluated per size; "
+        f"peak RSS of the process (before measure: {first['rss_before_mib']:.0f} MiB)"
+    )
+    return figures, expected
+
+
+def push_down(
+    plan: Plan,
+    goals: tuple[Goal, ...],
+    directory: Directory,
+    seed: int,
+    scratch: Path,
+    expected: Cells,
+) -> dict[str, float]:
+    size = plan.pushdown_size
+    say()
+    say(f"2. Push-down on one SQLite file of {size:,} tickets (best of {plan.repeat})")
+    path = scratch / "tickets.sqlite"
+    started = perf_counter()
+    source = pushdown.build_file(path, size, seed)
+    built = perf_counter() - started
+    work = pushdown.groups(goals, directory)
+
+    def ours() -> Cells:
+        return {
+            k: (m.count, m.total) for k, m in source.measure(goals, directory=directory).items()
+        }
+
+    timed: dict[str, float] = {}
+    timed["ours"], measured = pushdown.best_of(plan.repeat, ours)
+    timed["filtered"], filtered = pushdown.best_of(
+        plan.repeat, lambda: pushdown.run_sqlite(path, work, filtered=True)
+    )
+    timed["scan"], scanned = pushdown.best_of(
+        plan.repeat, lambda: pushdown.run_sqlite(path, work, filtered=False)
+    )
+    duck = pushdown.duckdb_table(workload.chunks(size, seed))
+    timed["duckdb"], ducked = pushdown.best_of(plan.repeat, lambda: pushdown.run_duckdb(duck, work))
+    duck.close()
+    equal_or_fail(f"push-down, {size:,} tickets", measured, expected)
+    wanted = list(work.values())
+    in_goals = [[r for r in rows if r[0] in ids] for rows, ids in zip(scanned, wanted, strict=True)]
+    if not pushdown.same_rows(filtered, ducked) or not pushdown.same_rows(filtered, in_goals):
+        raise Failed("push-down: SQLite's and DuckDB's raw aggregates differ")
+    floor = min(timed["filtered"], timed["scan"])
+    rows = [
+        ("SqliteSource.measure (ours)", _s(timed["ours"]), f"{timed['ours'] / floor:.2f}"),
+        ("raw GROUP BY, ids filtered", _s(timed["filtered"]), f"{timed['filtered'] / floor:.2f}"),
+        ("raw GROUP BY, full scan", _s(timed["scan"]), f"{timed['scan'] / floor:.2f}"),
+        ("DuckDB, same statements", _s(timed["duckdb"]), f"{timed['duckdb'] / floor:.2f}"),
+    ]
+    table(("path", "seconds", "× floor"), rows)
+    say(f"   {len(work)} aggregates; file built in {built:.1f} s (excluded); results equal: yes")
+    timed["floor"] = floor
+    return timed
+
+
+def calendar(plan: Plan, seed: int) -> float:
+    say()
+    say(f"3. Calendar: milestones for {plan.calendar_goals:,} goals (best of {plan.repeat})")
+    goals = calendars.specs(plan.calendar_goals, seed)
+    runs = [calendars.run(goals) for _ in range(plan.repeat)]
+    seconds = min(s for s, _ in runs)
+    made = runs[0][1]
+    table(
+        ("goals", "milestones", "seconds", "goals/s", "milestones/s"),
+        [(_n(len(goals)), _n(made), _s(seconds), _n(len(goals) / seconds), _n(made / seconds))],
+    )
+    return len(goals) / seconds
+
+
+def checks(
+    plan: Plan, memory: dict[int, dict[str, Any]], pushed: dict[str, float], goals_per_s: float
+) -> list[Check]:
+    at = memory[plan.judged]
+    total = at["measure_s"] + at["evaluate_s"]
+    per_core = plan.judged / total
+    top, base = memory[plan.sizes[-1]]["peak_rss_mib"], memory[plan.memory_base]["peak_rss_mib"]
+    return [
+        Check(
+            f"in memory at {plan.judged:,}: >= 1,000,000 tickets/s per core (measure + evaluate)",
+            per_core >= 1_000_000,
+            f"{per_core:,.0f} tickets/s (measure alone {plan.judged / at['measure_s']:,.0f})",
+        ),
+        Check(
+            f"in memory at {plan.judged:,}: time <= 2x pandas",
+            total <= 2 * at["pandas_s"],
+            f"{total / at['pandas_s']:.2f}x "
+            f"(measure alone {at['measure_s'] / at['pandas_s']:.2f}x)",
+        ),
+        Check(
+            f"peak memory at {plan.sizes[-1]:,} <= 1.2x that at {plan.memory_base:,}",
+            top <= 1.2 * base,
+            f"{top:.0f} MiB vs {base:.0f} MiB = {top / base:.2f}x",
+        ),
+        Check(
+            "push-down <= 1.3x the raw GROUP BY",
+            pushed["ours"] <= 1.3 * pushed["floor"],
+            f"{pushed['ours'] / pushed['floor']:.2f}x",
+        ),
+        Check(
+            "calendar >= 20,000 goals' milestones per second",
+            goals_per_s >= 20_000,
+            f"{goals_per_s:,.0f} goals/s",
+        ),
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke test")
+    parser.add_argument("--seed", type=int, default=workload.SEED)
+    args = parser.parse_args(argv)
+    plan = QUICK if args.quick else FULL
+    seed: int = args.seed
+    say(
+        f"servicegoals benchmarks ({'quick' if args.quick else 'full'} run), seed {seed}; "
+        f"Python {platform.python_version()}, {os.cpu_count()} cores, {platform.system()}, "
+        f"load average {os.getloadavg()[0]:.2f}"
+    )
+    goals = workload.goals(plan.goals, plan.contributors, seed)
+    directory = workload.directory()
+    teams = workload.TEAM_CONTRIBUTORS
+    say(
+        f"account: {len(goals)} goals x {plan.contributors} contributors "
+        f"({plan.contributors - teams} users + {teams} teams), {workload.USERS:,} users "
+        f"in {workload.SUB_TEAMS} teams under {workload.DEPARTMENTS} departments"
+    )
+    say()
+    try:
+        with tempfile.TemporaryDirectory(prefix="servicegoals-bench-") as tmp:
+            scratch = Path(tmp)
+            memory, expected = in_memory(plan, goals, directory, seed, scratch)
+            pushed = push_down(plan, goals, directory, seed, scratch, expected)
+        goals_per_s = calendar(plan, seed)
+    except Failed as failure:
+        say()
+        say(f"EQUALITY CHECK FAILED: {failure}")
+        return 1
+    say()
+    say("4. Equality: every size and the push-down equal the pandas baseline exactly: PASS")
+    say(f"load average at the end: {os.getloadavg()[0]:.2f} (a busy machine lowers every figure)")
+    say()
+    quick = " (quick run: smaller sizes; the targets are judged on a full run)"
+    say("Targets" + (quick if args.quick else ""))
+    for check in checks(plan, memory, pushed, goals_per_s):
+        say(f"  {'PASS' if check.met else 'MISS'}  {check.name}: {check.figure}")
+    return 0

@@ -1,0 +1,328 @@
+"""Planning notifications: the difference between two reports, as messages.
+
+:func:`plan_notifications` is pure.  It compares a goal's previous report with
+its current one and returns the notifications the goal's
+:class:`~servicegoals.NotificationSettings` select, each with a stable
+idempotency key, so that planning the same change twice (two refreshes, two
+trackers) yields the same keys and a store enqueues each one once.
+
+Delivery is the notifiers' job (:mod:`servicegoals.notifiers`).
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import json
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+from attrs import field, frozen
+
+from ._errors import InvalidInput
+from ._validate import aware, integer, text
+from .goals import ContributorKind, Directory, Goal, User
+from .status import GoalReport, Progress, Status
+
+__all__ = [
+    "Notification",
+    "NotificationEvent",
+    "notification_key",
+    "plan_notifications",
+]
+
+
+class NotificationEvent(enum.Enum):
+    """What a notification tells its recipient."""
+
+    ACHIEVED = "achieved"
+    EXCEEDED = "exceeded"
+    MISSED = "missed"
+    PROGRESS_CROSSED = "progress_crossed"
+    MILESTONE_STARTED = "milestone_started"
+
+
+_FINAL_EVENTS = {
+    Status.ACHIEVED: NotificationEvent.ACHIEVED,
+    Status.EXCEEDED: NotificationEvent.EXCEEDED,
+    Status.MISSED: NotificationEvent.MISSED,
+}
+
+
+def notification_key(
+    goal_id: str,
+    contributor_id: str,
+    milestone_index: int,
+    event: NotificationEvent,
+    percent: int | None,
+    recipient_id: str,
+) -> str:
+    """The idempotency key of one notification: a hex SHA-256 of its identity.
+
+    The parts are JSON-encoded before hashing, so ids containing any separator
+    cannot make two different notifications share a key.
+    """
+    parts = [goal_id, contributor_id, milestone_index, event.value, percent, recipient_id]
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
+
+
+def _event(value: Any) -> NotificationEvent:
+    if isinstance(value, NotificationEvent):
+        return value
+    try:
+        return NotificationEvent(value)
+    except ValueError:
+        raise InvalidInput("event", value, "unknown notification event") from None
+
+
+def _optional_percent(value: Any) -> int | None:
+    return None if value is None else integer("percent", value, low=1)
+
+
+@frozen
+class Notification:
+    """One message to one recipient about one row of a goal.
+
+    ``percent`` is the threshold crossed for ``PROGRESS_CROSSED`` and None for
+    the other events.  ``key`` identifies the notification: the same goal,
+    contributor, milestone, event, percent and recipient always give the same
+    key (see :func:`notification_key`).
+    """
+
+    key: str = field(validator=lambda _, __, v: text("key", v))
+    goal_id: str = field(validator=lambda _, __, v: text("goal_id", v))
+    contributor_id: str = field(validator=lambda _, __, v: text("contributor_id", v))
+    milestone_index: int = field(validator=lambda _, __, v: integer("milestone_index", v, low=0))
+    event: NotificationEvent = field(converter=_event)
+    percent: int | None = field(validator=lambda _, __, v: _optional_percent(v))
+    recipient_id: str = field(validator=lambda _, __, v: text("recipient_id", v))
+    recipient_email: str | None = field(
+        validator=lambda _, __, v: text("recipient_email", v, optional=True)
+    )
+    subject: str = field(validator=lambda _, __, v: text("subject", v))
+    body: str = field(validator=lambda _, __, v: text("body", v))
+    created_at: datetime = field(validator=lambda _, __, v: aware("created_at", v))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON-ready wire form (the webhook body; see ``docs/plugins.md``)."""
+        return {
+            "key": self.key,
+            "goal_id": self.goal_id,
+            "contributor_id": self.contributor_id,
+            "milestone_index": self.milestone_index,
+            "event": self.event.value,
+            "percent": self.percent,
+            "recipient_id": self.recipient_id,
+            "recipient_email": self.recipient_email,
+            "subject": self.subject,
+            "body": self.body,
+            "created_at": self.created_at.isoformat(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Notification:
+        """Read the wire form back; a bad field raises :class:`InvalidInput`."""
+        if not isinstance(data, dict):
+            raise InvalidInput("notification", data, "expected a JSON object")
+        missing = sorted(_WIRE_FIELDS - data.keys())
+        if missing:
+            raise InvalidInput("notification", missing, "missing fields")
+        created = data["created_at"]
+        try:
+            instant = datetime.fromisoformat(created)
+        except (TypeError, ValueError):
+            raise InvalidInput("created_at", created, "expected an ISO-8601 instant") from None
+        return cls(**{**{k: data[k] for k in _WIRE_FIELDS}, "created_at": instant})
+
+
+_WIRE_FIELDS = frozenset(
+    (
+        "key",
+        "goal_id",
+        "contributor_id",
+        "milestone_index",
+        "event",
+        "percent",
+        "recipient_id",
+        "recipient_email",
+        "subject",
+        "body",
+        "created_at",
+    )
+)
+
+
+# -- planning ----------------------------------------------------------------
+
+
+def plan_notifications(
+    previous: GoalReport | None,
+    current: GoalReport,
+    goal: Goal,
+    directory: Directory,
+) -> tuple[Notification, ...]:
+    """The notifications that the change from ``previous`` to ``current`` calls for.
+
+    Only cell rows (one contributor, one milestone) notify, and only rows that
+    were calculated now: a frozen row (expired, or of an inactive contributor)
+    never does.  For each row, compared with the same row in ``previous`` (or
+    with nothing when there was none):
+
+    - ``ACHIEVED`` / ``EXCEEDED`` / ``MISSED``: the row reached that final status;
+    - ``PROGRESS_CROSSED``: the progress percent rose to or past a threshold it
+      was below; when one refresh crosses several, only the highest is sent;
+      an infinitely good average crosses every threshold;
+    - ``MILESTONE_STARTED``: the row became in progress.
+
+    A user contributor is the recipient; a team's recipients are the active
+    members of the team and its child teams (:meth:`Directory.members`).
+    Inactive or unknown users receive nothing.
+    """
+    _check_reports(previous, current, goal)
+    if not isinstance(directory, Directory):
+        raise InvalidInput("directory", directory, "expected a Directory")
+    planned: list[Notification] = []
+    for row in current.rows:
+        if row.frozen is not None or row.contributor_id is None or row.milestone_index is None:
+            continue
+        old = previous.find(row.contributor_id, row.milestone_index) if previous else None
+        events = list(_events(goal, old, row))
+        if not events:
+            continue
+        who, recipients = _recipients(goal, row.contributor_id, directory)
+        for event, percent in events:
+            planned.extend(
+                _notification(goal, current, row, event, percent, user, who) for user in recipients
+            )
+    return tuple(planned)
+
+
+def _check_reports(previous: GoalReport | None, current: GoalReport, goal: Goal) -> None:
+    if not isinstance(goal, Goal):
+        raise InvalidInput("goal", goal, "expected a Goal")
+    if not isinstance(current, GoalReport):
+        raise InvalidInput("current", current, "expected a GoalReport")
+    if current.goal_id != goal.id:
+        raise InvalidInput("current.goal_id", current.goal_id, f"not goal {goal.id!r}")
+    if previous is None:
+        return
+    if not isinstance(previous, GoalReport):
+        raise InvalidInput("previous", previous, "expected a GoalReport or None")
+    if previous.goal_id != goal.id:
+        raise InvalidInput("previous.goal_id", previous.goal_id, f"not goal {goal.id!r}")
+    if previous.calculated_at > current.calculated_at:
+        raise InvalidInput(
+            "previous.calculated_at",
+            previous.calculated_at,
+            f"after the current report's {current.calculated_at}",
+        )
+
+
+def _events(
+    goal: Goal, old: Progress | None, row: Progress
+) -> Iterator[tuple[NotificationEvent, int | None]]:
+    settings = goal.notifications
+    was = None if old is None else old.status
+    if (
+        settings.on_milestone_start
+        and row.status is Status.IN_PROGRESS
+        and was in (None, Status.PENDING)
+    ):
+        yield NotificationEvent.MILESTONE_STARTED, None
+    crossed = [p for p in settings.progress_percents if _reached(row, p) and not _reached(old, p)]
+    if crossed:
+        yield NotificationEvent.PROGRESS_CROSSED, crossed[-1]
+    final = _FINAL_EVENTS.get(row.status)
+    if final is not None and row.status is not was and _selected(goal, row.status):
+        yield final, None
+
+
+def _reached(row: Progress | None, percent: int) -> bool:
+    # A pending milestone has no progress yet, whatever its measurement says.
+    if row is None or row.status is Status.PENDING:
+        return False
+    if row.infinite:
+        return True
+    return row.percent is not None and row.percent >= percent
+
+
+def _selected(goal: Goal, status: Status) -> bool:
+    settings = goal.notifications
+    return {
+        Status.ACHIEVED: settings.on_achieved,
+        Status.EXCEEDED: settings.on_exceeded,
+        Status.MISSED: settings.on_missed,
+    }[status]
+
+
+def _recipients(
+    goal: Goal, contributor_id: str, directory: Directory
+) -> tuple[str, tuple[User, ...]]:
+    """Who the row is about, as the message names it, and who receives it."""
+    contributor = goal.contributor(contributor_id)
+    if contributor.kind is ContributorKind.TEAM:
+        team = directory.team(contributor.id)
+        if team is None:
+            return "", ()
+        return f"team {team.name}", tuple(u for u in directory.members(team.id) if u.active)
+    user = directory.user(contributor.id)
+    return "you", ((user,) if user is not None and user.active else ())
+
+
+def _notification(
+    goal: Goal,
+    report: GoalReport,
+    row: Progress,
+    event: NotificationEvent,
+    percent: int | None,
+    user: User,
+    who: str,
+) -> Notification:
+    assert row.contributor_id is not None
+    assert row.milestone_index is not None
+    subject, body = _text(goal, report, row, event, percent, user, who)
+    return Notification(
+        key=notification_key(
+            goal.id, row.contributor_id, row.milestone_index, event, percent, user.id
+        ),
+        goal_id=goal.id,
+        contributor_id=row.contributor_id,
+        milestone_index=row.milestone_index,
+        event=event,
+        percent=percent,
+        recipient_id=user.id,
+        recipient_email=user.email,
+        subject=subject,
+        body=body,
+        created_at=report.calculated_at,
+    )
+
+
+_HEADLINES = {
+    NotificationEvent.ACHIEVED: "target achieved",
+    NotificationEvent.EXCEEDED: "target exceeded",
+    NotificationEvent.MISSED: "target missed",
+    NotificationEvent.MILESTONE_STARTED: "milestone started",
+}
+
+
+def _text(
+    goal: Goal,
+    report: GoalReport,
+    row: Progress,
+    event: NotificationEvent,
+    percent: int | None,
+    user: User,
+    who: str,
+) -> tuple[str, str]:
+    assert row.milestone_index is not None
+    label = report.milestones[row.milestone_index].label
+    headline = _HEADLINES.get(event) or f"progress reached {percent}%"
+    subject = f"{goal.name} ({label}): {headline}"
+    body = (
+        f"Hello {user.name},\n\n"
+        f"Goal {goal.name!r}, milestone {label}, for {who}: {headline}.\n"
+        f"Status: {row.status.value.replace('_', ' ')}; progress {row.percent_text}.\n"
+    )
+    return subject, body

@@ -1,0 +1,837 @@
+"""Ticket sources: where tickets come from, and aggregation where they live.
+
+A :class:`TicketSource` yields tickets for a :class:`TicketQuery`.  A source that
+can aggregate where its data lives is an :class:`AggregatingSource`: it computes
+the same measurements as :func:`servicegoals.measure` without sending every
+ticket to Python (aggregate push-down).  Provided here, with only the standard
+library: :class:`InMemorySource`, :class:`CsvSource` and :class:`SqliteSource`.
+``servicegoals.sql.SqlAlchemySource`` (extra ``servicegoals[sql]``) adds any
+database SQLAlchemy speaks, PostgreSQL included.
+
+:class:`PushDownPlan` turns goals into a few aggregate queries and their rows
+back into measurements, so that every SQL adapter shares one definition of what
+push-down computes.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import re
+import sqlite3
+import tempfile
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal, Protocol, TextIO, TypeAlias, runtime_checkable
+
+from attrs import field, frozen
+
+from ._errors import DataSourceError, InvalidInput
+from ._validate import from_us, integer, text
+from .calendar import Period
+from .goals import ContributorKind, Directory, Goal
+from .kpis import Measurement, Ticket
+from .measure import CellKey, CellPlan, plan_cells
+
+__all__ = [
+    "CSV_COLUMNS",
+    "AggregateQuery",
+    "AggregateRow",
+    "AggregatingSource",
+    "BadRow",
+    "CsvSource",
+    "InMemorySource",
+    "PushDownPlan",
+    "SqliteSource",
+    "TicketQuery",
+    "TicketSource",
+    "ticket_from_row",
+    "ticket_row",
+]
+
+#: The columns of a ticket CSV file and of the ``tickets`` table, in order.
+CSV_COLUMNS = (
+    "id",
+    "created_at",
+    "pipeline",
+    "owner_id",
+    "team_id",
+    "first_response_at",
+    "closed_at",
+)
+_INSTANT_COLUMNS = frozenset({"created_at", "first_response_at", "closed_at"})
+
+
+# -- queries and protocols -------------------------------------------------------
+
+
+def _id_set(name: str, value: Any) -> frozenset[str] | None:
+    if value is None:
+        return None
+    if isinstance(value, str) or not isinstance(value, Iterable):
+        raise InvalidInput(name, value, "expected a collection of strings, or None for any")
+    return frozenset(text(name, v) for v in value)
+
+
+def _pipeline_set(value: Any) -> frozenset[str] | None:
+    return _id_set("pipelines", value)
+
+
+def _owner_set(value: Any) -> frozenset[str] | None:
+    return _id_set("owner_ids", value)
+
+
+def _team_set(value: Any) -> frozenset[str] | None:
+    return _id_set("team_ids", value)
+
+
+def _window(instance: Any, attribute: Any, value: Any) -> None:
+    if value is not None and not isinstance(value, Period):
+        raise InvalidInput("window", value, "expected a Period or None")
+
+
+@frozen
+class TicketQuery:
+    """Which tickets a source should yield; every filter is optional.
+
+    - ``window``: tickets whose first response or closing happens in the period,
+      i.e. those that can count in a milestone inside it;
+    - ``pipelines``: tickets in one of these pipelines;
+    - ``owner_ids`` / ``team_ids``: tickets owned by one of the users **or**
+      assigned to one of the teams (a contributor filter; when only one of the
+      two is given, only that one applies).
+
+    None means "no filter"; an empty collection matches nothing.
+    """
+
+    window: Period | None = field(default=None, validator=_window)
+    pipelines: frozenset[str] | None = field(default=None, converter=_pipeline_set)
+    owner_ids: frozenset[str] | None = field(default=None, converter=_owner_set)
+    team_ids: frozenset[str] | None = field(default=None, converter=_team_set)
+
+    @classmethod
+    def for_goals(cls, goals: Iterable[Goal], directory: Directory | None = None) -> TicketQuery:
+        """The narrowest query that still yields every ticket ``goals`` can count."""
+        plans = plan_cells(goals, directory)
+        if not plans:
+            return cls(owner_ids=(), team_ids=())
+        pipelines: set[str] | None = set()
+        for plan in plans:
+            for allowed in plan.pipelines:
+                if allowed is None:
+                    pipelines = None
+                elif pipelines is not None:
+                    pipelines |= allowed
+        return cls(
+            window=Period(
+                from_us(min(p.bounds[0] for p in plans)), from_us(max(p.bounds[-1] for p in plans))
+            ),
+            pipelines=pipelines,
+            owner_ids=(i for p in plans if p.kind is ContributorKind.USER for i in p.match_ids),
+            team_ids=(i for p in plans if p.kind is ContributorKind.TEAM for i in p.match_ids),
+        )
+
+    @property
+    def window_us(self) -> tuple[int, int] | None:
+        """The window as epoch microseconds ``(start, end)``."""
+        return None if self.window is None else (self.window.start_us, self.window.end_us)
+
+    def matches(self, ticket: Ticket) -> bool:
+        """True when ``ticket`` passes every filter."""
+        if self.pipelines is not None and ticket.pipeline not in self.pipelines:
+            return False
+        if self.owner_ids is not None or self.team_ids is not None:
+            owned = self.owner_ids is not None and ticket.owner_id in self.owner_ids
+            if not owned and not (self.team_ids is not None and ticket.team_id in self.team_ids):
+                return False
+        window = self.window_us
+        if window is None:
+            return True
+        start, end = window
+        first, closed = ticket.first_response_us, ticket.closed_us
+        return (first is not None and start <= first < end) or (
+            closed is not None and start <= closed < end
+        )
+
+
+@runtime_checkable
+class TicketSource(Protocol):
+    """Anything that yields tickets for a query (all tickets without one)."""
+
+    def tickets(self, query: TicketQuery | None = None) -> Iterator[Ticket]: ...
+
+
+@runtime_checkable
+class AggregatingSource(TicketSource, Protocol):
+    """A source that measures where its data lives (aggregate push-down).
+
+    ``measure(goals, directory=d)`` must equal
+    ``servicegoals.measure(goals, source.tickets(), directory=d)``: every cell,
+    zeros included.
+    """
+
+    def measure(
+        self, goals: Iterable[Goal], *, directory: Directory | None = None
+    ) -> dict[CellKey, Measurement]: ...
+
+
+class BadRow(DataSourceError):
+    """A row of a ticket source that cannot be read.
+
+    ``source`` names the file or database, ``place`` the row (``"line 7"``,
+    ``"ticket 't1'"``), ``column`` the column (None for the whole row) and
+    ``value`` the offending raw value.
+    """
+
+    def __init__(
+        self, source: str, place: str, column: str | None, value: Any, reason: str
+    ) -> None:
+        self.source = source
+        self.place = place
+        self.column = column
+        self.value = value
+        self.reason = reason
+        where = f"{source}, {place}" + ("" if column is None else f", column {column!r}")
+        super().__init__(f"{where}: {reason} (got {value!r})")
+
+
+# -- shared row helpers for the documented schema ----------------------------------
+
+
+def ticket_row(
+    ticket: Ticket,
+) -> tuple[str, int, str, str | None, str | None, int | None, int | None]:
+    """A ticket as a row of the documented schema (instants in epoch microseconds)."""
+    return (
+        ticket.id,
+        ticket.created_us,
+        ticket.pipeline,
+        ticket.owner_id,
+        ticket.team_id,
+        ticket.first_response_us,
+        ticket.closed_us,
+    )
+
+
+def _stored_instant(column: str, value: Any) -> datetime:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise InvalidInput(column, value, "expected INTEGER epoch microseconds")
+    try:
+        return from_us(value)
+    except OverflowError:
+        raise InvalidInput(column, value, "outside the supported calendar") from None
+
+
+def ticket_from_row(source: str, row: Sequence[Any]) -> Ticket:
+    """The ticket of a stored row (``CSV_COLUMNS`` order, instants in epoch µs).
+
+    A row that is not a valid ticket raises :class:`BadRow` naming ``source``,
+    the ticket id, the column and the value.
+    """
+    try:
+        id_, created, pipeline, owner, team, first, closed = row
+        return Ticket(
+            id_,
+            _stored_instant("created_at", created),
+            pipeline,
+            owner,
+            team,
+            None if first is None else _stored_instant("first_response_at", first),
+            None if closed is None else _stored_instant("closed_at", closed),
+        )
+    except InvalidInput as exc:
+        raise BadRow(source, f"ticket {row[0]!r}", exc.field, exc.value, exc.reason) from None
+
+
+# -- in memory -----------------------------------------------------------------------
+
+
+class InMemorySource:
+    """Tickets held in memory; for tests, examples and small accounts."""
+
+    __slots__ = ("_tickets",)
+
+    def __init__(self, tickets: Iterable[Ticket] = ()) -> None:
+        held = tuple(tickets)
+        seen: set[str] = set()
+        for i, ticket in enumerate(held):
+            if not isinstance(ticket, Ticket):
+                raise InvalidInput(f"tickets[{i}]", ticket, "expected a Ticket")
+            if ticket.id in seen:
+                raise InvalidInput(f"tickets[{i}].id", ticket.id, "duplicate ticket id")
+            seen.add(ticket.id)
+        self._tickets = held
+
+    def __len__(self) -> int:
+        return len(self._tickets)
+
+    def tickets(self, query: TicketQuery | None = None) -> Iterator[Ticket]:
+        """The held tickets that match ``query``, in the order given."""
+        if query is None:
+            return iter(self._tickets)
+        return (t for t in self._tickets if query.matches(t))
+
+
+# -- CSV -------------------------------------------------------------------------------
+
+OnError: TypeAlias = Literal["raise", "skip"]
+_SURROGATES = re.compile("[\udc80-\udcff]")
+_ISO_HINT = "not an ISO-8601 timestamp with a UTC offset (like 2026-03-01T09:30:00+01:00)"
+
+
+def _path(value: Any) -> Path:
+    if not isinstance(value, (str, os.PathLike)) or not os.fspath(value):
+        raise InvalidInput("path", value, "expected a file path")
+    return Path(value)
+
+
+class CsvSource:
+    """Tickets read from a CSV file, streamed row by row.
+
+    The header names the columns of :data:`CSV_COLUMNS` in any order (other
+    columns are ignored).  Instants are ISO-8601 with a UTC offset; an empty cell
+    is None.  A bad row raises :class:`BadRow` naming the file, line, column and
+    value; with ``on_error="skip"`` it is skipped instead and recorded in
+    :attr:`skipped` as ``(line, message)``, never dropped silently.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, on_error: OnError = "raise") -> None:
+        if on_error not in ("raise", "skip"):
+            raise InvalidInput("on_error", on_error, "expected 'raise' or 'skip'")
+        self.path = _path(path)
+        self.on_error: OnError = on_error
+        #: ``(line, message)`` of every row the latest read skipped.
+        self.skipped: list[tuple[int, str]] = []
+        with self._open() as handle:  # fail early on a missing file or a bad header
+            self._columns(csv.reader(handle))
+
+    @property
+    def skipped_count(self) -> int:
+        """How many rows the latest read skipped."""
+        return len(self.skipped)
+
+    @classmethod
+    def write(
+        cls, path: str | os.PathLike[str], tickets: Iterable[Ticket], *, on_error: OnError = "raise"
+    ) -> CsvSource:
+        """Write ``tickets`` to a new CSV file at ``path`` (atomically) and open it."""
+        target = _path(path)
+        handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - replaced or removed below
+            "w", encoding="utf-8", newline="", dir=target.parent, suffix=".tmp", delete=False
+        )
+        try:
+            with handle:
+                writer = csv.writer(handle)
+                writer.writerow(CSV_COLUMNS)
+                for i, t in enumerate(tickets):
+                    if not isinstance(t, Ticket):
+                        raise InvalidInput(f"tickets[{i}]", t, "expected a Ticket")
+                    writer.writerow(
+                        "" if v is None else v.isoformat() if isinstance(v, datetime) else v
+                        for v in (getattr(t, c) for c in CSV_COLUMNS)
+                    )
+            os.replace(handle.name, target)
+        except BaseException:
+            Path(handle.name).unlink(missing_ok=True)
+            raise
+        return cls(target, on_error=on_error)
+
+    def _open(self) -> TextIO:
+        # surrogateescape keeps undecodable bytes so the row that holds them is
+        # reported with its line; utf-8-sig accepts the BOM spreadsheets write.
+        try:
+            return open(self.path, encoding="utf-8-sig", errors="surrogateescape", newline="")
+        except FileNotFoundError:
+            raise DataSourceError(f"{self.path}: no such file") from None
+        except OSError as exc:
+            raise DataSourceError(f"{self.path}: cannot read the file: {exc.strerror}") from None
+
+    def _columns(self, reader: Any) -> tuple[int, list[int]]:
+        """The header's width and where each of :data:`CSV_COLUMNS` is."""
+        try:
+            header = next(reader, None)
+        except csv.Error as exc:
+            raise BadRow(str(self.path), "line 1", None, "header", str(exc)) from None
+        if not header:
+            raise DataSourceError(
+                f"{self.path}: empty file; expected a header with the columns "
+                + ", ".join(CSV_COLUMNS)
+            )
+        names = [h.strip() for h in header]
+        for name in CSV_COLUMNS:
+            if names.count(name) > 1:
+                raise BadRow(str(self.path), "line 1", name, header, "the header repeats a column")
+        missing = [c for c in CSV_COLUMNS if c not in names]
+        if missing:
+            raise BadRow(
+                str(self.path),
+                "line 1",
+                missing[0],
+                header,
+                f"the header lacks the column(s) {', '.join(missing)}",
+            )
+        return len(header), [names.index(c) for c in CSV_COLUMNS]
+
+    def tickets(self, query: TicketQuery | None = None) -> Iterator[Ticket]:
+        """Read the file once, yielding the tickets that match ``query``."""
+        self.skipped = []
+        skipped = self.skipped
+        source = str(self.path)
+        with self._open() as handle:
+            reader = csv.reader(handle)
+            width, where = self._columns(reader)
+            line = reader.line_num
+            while True:
+                start = line + 1
+                try:
+                    record = next(reader, None)
+                    line = reader.line_num
+                    if record is None:
+                        return
+                    if not record:  # a blank line holds no row
+                        continue
+                    if len(record) != width:
+                        raise BadRow(
+                            source,
+                            f"line {start}",
+                            None,
+                            record,
+                            f"expected {width} fields like the header, found {len(record)}",
+                        )
+                    ticket = _csv_ticket(source, start, [record[i] for i in where])
+                except csv.Error as exc:
+                    line = reader.line_num
+                    error = BadRow(source, f"line {start}", None, "row", f"malformed CSV: {exc}")
+                    if self.on_error == "raise":
+                        raise error from None
+                    skipped.append((start, str(error)))
+                    continue
+                except BadRow as error:
+                    if self.on_error == "raise":
+                        raise
+                    skipped.append((start, str(error)))
+                    continue
+                if query is None or query.matches(ticket):
+                    yield ticket
+
+
+def _csv_instant(source: str, place: str, column: str, raw: str) -> datetime | None:
+    if raw == "":
+        return None
+    try:
+        value = datetime.fromisoformat(raw)
+    except ValueError:
+        raise BadRow(source, place, column, raw, _ISO_HINT) from None
+    if value.utcoffset() is None:
+        raise BadRow(
+            source,
+            place,
+            column,
+            raw,
+            "naive timestamp: add a UTC offset such as +00:00 or Z "
+            "(times are never assumed to be UTC)",
+        )
+    return value
+
+
+def _csv_ticket(source: str, line: int, values: list[str]) -> Ticket:
+    place = f"line {line}"
+    converted: list[Any] = []
+    for column, raw in zip(CSV_COLUMNS, values, strict=True):
+        if column in _INSTANT_COLUMNS:
+            converted.append(_csv_instant(source, place, column, raw))
+            continue
+        if not raw.isascii() and _SURROGATES.search(raw):
+            raise BadRow(
+                source,
+                place,
+                column,
+                raw.encode("utf-8", "surrogateescape"),
+                "not valid UTF-8; save the file as UTF-8",
+            )
+        converted.append(raw or None)
+    try:
+        return Ticket(*converted)
+    except InvalidInput as exc:
+        raw = values[CSV_COLUMNS.index(exc.field)] if exc.field in CSV_COLUMNS else exc.value
+        raise BadRow(source, place, exc.field, raw, exc.reason) from None
+
+
+# -- push-down planning ----------------------------------------------------------------
+
+#: One aggregated row: ``(match_id, milestone_index, pipeline, count, total)``;
+#: ``pipeline`` is None unless the query groups by pipeline.
+AggregateRow: TypeAlias = tuple[str, int, str | None, int, int]
+
+
+@frozen
+class AggregateQuery:
+    """One aggregate query of a push-down.
+
+    Over tickets whose ``column`` (``owner_id`` or ``team_id``) is one of
+    ``match_ids`` and whose ``event`` column lies in ``[bounds[0], bounds[-1])``,
+    in ``pipelines`` (None: any), group by ``column``, the milestone index ``j``
+    with ``bounds[j] <= event < bounds[j + 1]`` and, when ``by_pipeline``, the
+    pipeline; return the count and the sum of ``event - created_at``.
+    """
+
+    column: str
+    event: str
+    bounds: tuple[int, ...]
+    match_ids: tuple[str, ...]
+    pipelines: tuple[str, ...] | None
+    by_pipeline: bool
+
+    @property
+    def milestones(self) -> int:
+        """How many milestones the bounds make."""
+        return len(self.bounds) - 1
+
+
+def _column(plan: CellPlan) -> str:
+    return "owner_id" if plan.kind is ContributorKind.USER else "team_id"
+
+
+class PushDownPlan:
+    """Goals as a few :class:`AggregateQuery`\\ s, and their rows as measurements.
+
+    Plans that share a contributor column, an event, milestone bounds and one
+    pipeline set for every milestone share one query that filters pipelines
+    itself, so a hundred monthly goals over one year cost a handful of queries.
+    Plans whose pipelines differ from milestone to milestone share a query that
+    groups by pipeline as well; :meth:`collect` picks the allowed ones.  Run each
+    query of :attr:`queries` in the database, hand its rows to :meth:`collect`,
+    then take :meth:`result`.
+    """
+
+    def __init__(self, goals: Iterable[Goal], directory: Directory | None = None) -> None:
+        self._plans = plan_cells(goals, directory)
+        # key: (column, event, bounds, varies, the one pipeline set when it does not)
+        groups: dict[tuple[Any, ...], list[int]] = {}
+        for p, plan in enumerate(self._plans):
+            first = plan.pipelines[0]
+            varies = any(s != first for s in plan.pipelines)
+            key = (_column(plan), plan.event.value, plan.bounds, varies, None if varies else first)
+            groups.setdefault(key, []).append(p)
+        queries = []
+        self._members: list[dict[str, list[int]]] = []
+        for (column, event, bounds, varies, _), members in groups.items():
+            by_id: dict[str, list[int]] = {}
+            sets: set[frozenset[str] | None] = set()
+            for p in members:
+                for match in self._plans[p].match_ids:
+                    by_id.setdefault(match, []).append(p)
+                sets.update(self._plans[p].pipelines)
+            named = [s for s in sets if s is not None]
+            pipelines = None if None in sets else tuple(sorted(set().union(*named)))
+            queries.append(
+                AggregateQuery(column, event, bounds, tuple(sorted(by_id)), pipelines, varies)
+            )
+            self._members.append(by_id)
+        self.queries: tuple[AggregateQuery, ...] = tuple(queries)
+        self._counts = [[0] * (len(p.bounds) - 1) for p in self._plans]
+        self._totals = [[0] * (len(p.bounds) - 1) for p in self._plans]
+
+    def collect(self, index: int, rows: Iterable[Sequence[Any]]) -> None:
+        """Add the rows (see :data:`AggregateRow`) that query ``index`` returned."""
+        query = self.queries[index]
+        members = self._members[index]
+        plans, counts, totals = self._plans, self._counts, self._totals
+        for match_id, bucket, pipeline, count, total in rows:
+            if not isinstance(bucket, int) or not 0 <= bucket < query.milestones:
+                raise DataSourceError(f"aggregate query returned milestone index {bucket!r}")
+            for p in members.get(match_id, ()):
+                plan = plans[p]
+                if query.by_pipeline:
+                    allowed = plan.pipelines[bucket]
+                    if allowed is not None and pipeline not in allowed:
+                        continue
+                counts[p][bucket] += int(count)
+                if plan.duration:
+                    totals[p][bucket] += int(total)
+
+    def result(self) -> dict[CellKey, Measurement]:
+        """Every cell's measurement, zeros included, as :func:`measure` returns them."""
+        result: dict[CellKey, Measurement] = {}
+        zero = Measurement(0, 0)  # immutable, so empty cells can share it
+        for plan, counts, totals in zip(self._plans, self._counts, self._totals, strict=True):
+            goal_id, contributor_id = plan.goal_id, plan.contributor_id
+            for j, (count, total) in enumerate(zip(counts, totals, strict=True)):
+                if total < 0:
+                    raise DataSourceError(
+                        f"cell {plan.key(j)}: negative duration total {total}: the source "
+                        "holds tickets answered or closed before they were created"
+                    )
+                result[goal_id, contributor_id, j] = Measurement(count, total) if count else zero
+        return result
+
+
+# -- SQLite ---------------------------------------------------------------------------
+
+_SQLITE_SCHEMA = """
+CREATE TABLE IF NOT EXISTS tickets (
+    id TEXT NOT NULL PRIMARY KEY CHECK (typeof(id) = 'text' AND id <> ''),
+    created_at INTEGER NOT NULL CHECK (typeof(created_at) = 'integer'),
+    pipeline TEXT NOT NULL CHECK (typeof(pipeline) = 'text' AND pipeline <> ''),
+    owner_id TEXT CHECK (owner_id IS NULL OR (typeof(owner_id) = 'text' AND owner_id <> '')),
+    team_id TEXT CHECK (team_id IS NULL OR (typeof(team_id) = 'text' AND team_id <> '')),
+    first_response_at INTEGER CHECK (first_response_at IS NULL OR
+        (typeof(first_response_at) = 'integer' AND first_response_at >= created_at)),
+    closed_at INTEGER CHECK (closed_at IS NULL OR
+        (typeof(closed_at) = 'integer' AND closed_at >= created_at))
+);
+CREATE INDEX IF NOT EXISTS tickets_owner_closed
+    ON tickets (owner_id, closed_at, pipeline, created_at);
+CREATE INDEX IF NOT EXISTS tickets_team_closed
+    ON tickets (team_id, closed_at, pipeline, created_at);
+CREATE INDEX IF NOT EXISTS tickets_owner_response
+    ON tickets (owner_id, first_response_at, pipeline, created_at);
+CREATE INDEX IF NOT EXISTS tickets_team_response
+    ON tickets (team_id, first_response_at, pipeline, created_at);
+"""
+_COLUMN_LIST = ", ".join(CSV_COLUMNS)
+_IN_JSON = "IN (SELECT value FROM json_each(:{}))"
+
+
+def _bucket_sql(event: str, first: int, last: int) -> str:
+    """A CASE tree giving the milestone index of ``event`` in ``log2(n)`` steps."""
+    if last - first == 1:
+        return str(first)
+    mid = (first + last) // 2
+    return (
+        f"CASE WHEN {event} < :b{mid} THEN {_bucket_sql(event, first, mid)} "
+        f"ELSE {_bucket_sql(event, mid, last)} END"
+    )
+
+
+#: See ``SqliteSource(milestone_queries_up_to=...)``.
+MILESTONE_QUERIES_UP_TO = 50_000
+
+
+def _aggregate_sql(
+    query: AggregateQuery, *, by_milestone: bool, split: bool
+) -> tuple[str, dict[str, Any]]:
+    """The SQLite statement of one aggregate query and its parameters.
+
+    Column names come from :data:`CSV_COLUMNS` only; every value is a bound
+    parameter (ids and pipelines as one JSON array each).  ``by_milestone``
+    makes a statement for the milestone ``:j`` from ``:start`` to ``:end`` (the
+    caller binds them); otherwise a CASE tree buckets the rows of every
+    milestone at once.  ``split`` sums the high and low 32 bits of the
+    durations apart, for sums beyond 64 bits.
+    """
+    key, event, n = query.column, query.event, query.milestones
+    duration = f"{event} - created_at"
+    sums = (
+        f"sum(({duration}) >> 32), sum(({duration}) & 4294967295)" if split else f"sum({duration})"
+    )
+    params: dict[str, Any] = {"ids": json.dumps(query.match_ids)}
+    where = [f"{key} {_IN_JSON.format('ids')}"]
+    if by_milestone:
+        bucket = ":j"
+        where += [f"{event} >= :start", f"{event} < :end"]
+    else:
+        bucket = _bucket_sql(event, 0, n)
+        where += [f"{event} >= :b0", f"{event} < :b{n}"]
+        params.update((f"b{j}", b) for j, b in enumerate(query.bounds))
+    if query.pipelines is not None:
+        where.append(f"pipeline {_IN_JSON.format('pipelines')}")
+        params["pipelines"] = json.dumps(query.pipelines)
+    pipeline, group = ("pipeline", "1, 2, 3") if query.by_pipeline else ("NULL", "1, 2")
+    sql = (
+        f"SELECT {key}, {bucket}, {pipeline}, count(*), {sums} "
+        f"FROM tickets WHERE {' AND '.join(where)} GROUP BY {group}"
+    )
+    return sql, params
+
+
+def _run_aggregate(
+    connection: sqlite3.Connection, query: AggregateQuery, *, by_milestone: bool, split: bool
+) -> list[Any]:
+    sql, params = _aggregate_sql(query, by_milestone=by_milestone, split=split)
+    if not by_milestone:
+        return connection.execute(sql, params).fetchall()
+    rows: list[Any] = []
+    bounds = query.bounds
+    for j in range(query.milestones):
+        params.update(j=j, start=bounds[j], end=bounds[j + 1])
+        rows += connection.execute(sql, params).fetchall()
+    return rows
+
+
+def _select_sql(query: TicketQuery | None) -> tuple[str, dict[str, Any]]:
+    where: list[str] = []
+    params: dict[str, Any] = {}
+    if query is not None:
+        if query.pipelines is not None:
+            where.append(f"pipeline {_IN_JSON.format('pipelines')}")
+            params["pipelines"] = json.dumps(sorted(query.pipelines))
+        people = []
+        for column, ids in (("owner_id", query.owner_ids), ("team_id", query.team_ids)):
+            if ids is not None:
+                people.append(f"{column} {_IN_JSON.format(column)}")
+                params[column] = json.dumps(sorted(ids))
+        if people:
+            where.append(f"({' OR '.join(people)})")
+        window = query.window_us
+        if window is not None:
+            params["start"], params["end"] = window
+            where.append(
+                "((first_response_at >= :start AND first_response_at < :end) OR "
+                "(closed_at >= :start AND closed_at < :end))"
+            )
+    sql = f"SELECT {_COLUMN_LIST} FROM tickets"
+    return (f"{sql} WHERE {' AND '.join(where)}" if where else sql), params
+
+
+class SqliteSource:
+    """Tickets in an SQLite file (stdlib ``sqlite3``), with aggregate push-down.
+
+    The ``tickets`` table stores instants as INTEGER epoch microseconds (UTC).
+    :meth:`measure` runs the GROUP BY in the database, one query per distinct
+    (contributor column, event, milestone bounds), with bound parameters only.
+    Each operation opens its own connection, so one source serves many threads.
+
+    ``milestone_queries_up_to`` tunes the push-down: a query whose milestones
+    times contributor ids (index seeks) stay within it runs once per milestone,
+    which lets SQLite group rows straight from the index; a larger one runs once,
+    bucketing rows with a CASE tree and grouping them in a sorter.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        milestone_queries_up_to: int = MILESTONE_QUERIES_UP_TO,
+    ) -> None:
+        self.path = _path(path)
+        self.milestone_queries_up_to = integer(
+            "milestone_queries_up_to", milestone_queries_up_to, low=0
+        )
+        connection = self._connect()
+        try:
+            found = {row[1] for row in connection.execute("PRAGMA table_info(tickets)")}
+        except sqlite3.DatabaseError as exc:
+            raise DataSourceError(f"{self.path}: not an SQLite database: {exc}") from None
+        finally:
+            connection.close()
+        if not found:
+            raise DataSourceError(
+                f"{self.path}: no 'tickets' table; create one with SqliteSource.create()"
+            )
+        missing = [c for c in CSV_COLUMNS if c not in found]
+        if missing:
+            raise DataSourceError(
+                f"{self.path}: the 'tickets' table lacks the column(s) {', '.join(missing)}"
+            )
+
+    @classmethod
+    def create(cls, path: str | os.PathLike[str]) -> SqliteSource:
+        """Create the file (if needed), the ``tickets`` table and its indexes."""
+        target = _path(path)
+        try:
+            connection = sqlite3.connect(target, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise DataSourceError(f"{target}: cannot create the database: {exc}") from None
+        try:
+            connection.execute("PRAGMA journal_mode = WAL")
+            connection.executescript(f"BEGIN;\n{_SQLITE_SCHEMA}\nCOMMIT;")
+        except sqlite3.Error as exc:
+            raise DataSourceError(f"{target}: cannot create the tickets table: {exc}") from None
+        finally:
+            connection.close()
+        return cls(target)
+
+    def _connect(self) -> sqlite3.Connection:
+        # mode=rw: a missing file is an error, never a new empty database.
+        uri = f"{self.path.resolve().as_uri()}?mode=rw"
+        try:
+            return sqlite3.connect(uri, uri=True, isolation_level=None, timeout=30)
+        except sqlite3.Error as exc:
+            reason = "no such file" if not self.path.exists() else str(exc)
+            raise DataSourceError(f"{self.path}: cannot open the database: {reason}") from None
+
+    def add_tickets(self, tickets: Iterable[Ticket], *, replace: bool = False) -> int:
+        """Store ``tickets`` in one transaction; all or nothing.  Returns how many.
+
+        A ticket id that is already stored is an error, unless ``replace`` is
+        true: then the stored ticket is updated (a ticket that was answered or
+        closed since the last import).
+        """
+        conflict = (
+            " ON CONFLICT (id) DO UPDATE SET "
+            + ", ".join(f"{c} = excluded.{c}" for c in CSV_COLUMNS[1:])
+            if replace
+            else ""
+        )
+        sql = f"INSERT INTO tickets ({_COLUMN_LIST}) VALUES ({', '.join('?' * 7)}){conflict}"
+        current: list[Any] = [-1, None]
+
+        def rows() -> Iterator[tuple[Any, ...]]:
+            for i, ticket in enumerate(tickets):
+                if not isinstance(ticket, Ticket):
+                    raise InvalidInput(f"tickets[{i}]", ticket, "expected a Ticket")
+                current[:] = [i, ticket]
+                yield ticket_row(ticket)
+
+        connection = self._connect()
+        try:
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                connection.executemany(sql, rows())
+                connection.execute("COMMIT")
+            except BaseException:
+                connection.execute("ROLLBACK")
+                raise
+        except sqlite3.IntegrityError as exc:
+            i, ticket = current
+            raise DataSourceError(
+                f"{self.path}: tickets[{i}]: cannot store ticket {ticket.id!r}: {exc} "
+                "(an id that is already stored needs replace=True); nothing was stored"
+            ) from None
+        except sqlite3.Error as exc:
+            raise DataSourceError(f"{self.path}: cannot store tickets: {exc}") from None
+        finally:
+            connection.close()
+        return int(current[0]) + 1
+
+    def tickets(self, query: TicketQuery | None = None) -> Iterator[Ticket]:
+        """Stream the stored tickets that match ``query`` (in no particular order)."""
+        sql, params = _select_sql(query)
+        source = str(self.path)
+        connection = self._connect()
+        try:
+            for row in connection.execute(sql, params):
+                yield ticket_from_row(source, row)
+        except sqlite3.Error as exc:
+            raise DataSourceError(f"{self.path}: cannot read tickets: {exc}") from None
+        finally:
+            connection.close()
+
+    def measure(
+        self, goals: Iterable[Goal], *, directory: Directory | None = None
+    ) -> dict[CellKey, Measurement]:
+        """What :func:`servicegoals.measure` returns, aggregated in the database."""
+        plan = PushDownPlan(goals, directory)
+        connection = self._connect()
+        try:
+            for index, query in enumerate(plan.queries):
+                plan.collect(index, self._aggregate(connection, query))
+        except sqlite3.Error as exc:
+            raise DataSourceError(f"{self.path}: cannot measure: {exc}") from None
+        finally:
+            connection.close()
+        return plan.result()
+
+    def _aggregate(self, connection: sqlite3.Connection, query: AggregateQuery) -> list[Any]:
+        by_milestone = query.milestones * len(query.match_ids) <= self.milestone_queries_up_to
+        try:
+            return _run_aggregate(connection, query, by_milestone=by_milestone, split=False)
+        except sqlite3.OperationalError as exc:
+            if "overflow" not in str(exc):
+                raise
+        # A sum beyond 64 bits: add the two halves in Python, exactly.
+        rows = _run_aggregate(connection, query, by_milestone=by_milestone, split=True)
+        return [(k, b, p, n, (high << 32) + low) for k, b, p, n, high, low in rows]

@@ -1,0 +1,324 @@
+"""Tickets in any database SQLAlchemy speaks, with aggregate push-down.
+
+Needs the extra ``servicegoals[sql]`` (SQLAlchemy 2 and psycopg for
+PostgreSQL).  The table has the same columns as :class:`~servicegoals.SqliteSource`'s
+(instants as BIGINT epoch microseconds); every statement is built with
+SQLAlchemy Core and binds its values as parameters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from types import TracebackType
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    ColumnElement,
+    Engine,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    and_,
+    case,
+    create_engine,
+    delete,
+    func,
+    insert,
+    inspect,
+    literal,
+    null,
+    or_,
+    select,
+)
+from sqlalchemy.engine import URL, Connection
+from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
+
+from ._errors import DataSourceError, InvalidInput
+from ._validate import text
+from .goals import Directory, Goal
+from .kpis import Measurement, Ticket
+from .measure import CellKey
+from .sources import (
+    CSV_COLUMNS,
+    AggregateQuery,
+    AggregateRow,
+    PushDownPlan,
+    TicketQuery,
+    ticket_from_row,
+    ticket_row,
+)
+
+__all__ = ["SqlAlchemySource", "ticket_table"]
+
+#: Longest id or pipeline name the table stores.
+ID_LENGTH = 255
+#: Larger id lists are not sent as IN lists (drivers limit parameters per
+#: statement); the rows of other ids are then dropped after the query.
+_MAX_IN = 10_000
+_BATCH = 1_000
+
+
+def ticket_table(metadata: MetaData, name: str = "tickets") -> Table:
+    """The ``tickets`` table: columns, checks and the indexes push-down uses."""
+    table = Table(
+        name,
+        metadata,
+        Column("id", String(ID_LENGTH), primary_key=True),
+        Column("created_at", BigInteger, nullable=False),
+        Column("pipeline", String(ID_LENGTH), nullable=False),
+        Column("owner_id", String(ID_LENGTH)),
+        Column("team_id", String(ID_LENGTH)),
+        Column("first_response_at", BigInteger),
+        Column("closed_at", BigInteger),
+    )
+    c = table.c
+    for event in (c.first_response_at, c.closed_at):
+        table.append_constraint(
+            CheckConstraint(
+                or_(event.is_(None), event >= c.created_at), name=f"{name}_{event.name}_check"
+            )
+        )
+    for key in ("owner_id", "team_id"):
+        for event_name in ("closed_at", "first_response_at"):
+            short = "closed" if event_name == "closed_at" else "response"
+            Index(f"{name}_{key[:-3]}_{short}", c[key], c[event_name], c.pipeline, c.created_at)
+    return table
+
+
+def _bucket(event: ColumnElement[Any], bounds: tuple[int, ...], first: int, last: int) -> Any:
+    """A CASE tree giving the milestone index of ``event`` in ``log2(n)`` steps."""
+    if last - first == 1:
+        return literal(first, Integer)
+    mid = (first + last) // 2
+    return case(
+        (event < literal(bounds[mid], BigInteger), _bucket(event, bounds, first, mid)),
+        else_=_bucket(event, bounds, mid, last),
+    )
+
+
+class SqlAlchemySource:
+    """Tickets in a table of any SQLAlchemy database, with aggregate push-down.
+
+    ``engine_or_url`` is an :class:`~sqlalchemy.Engine` (yours to dispose) or a
+    URL such as ``postgresql+psycopg://user@host/db`` (the source makes the
+    engine and :meth:`close` disposes it).  :meth:`measure` runs one GROUP BY per
+    distinct (contributor column, event, milestone bounds, pipelines).
+    """
+
+    def __init__(self, engine_or_url: Engine | str | URL, *, table: str = "tickets") -> None:
+        self._engine, self._owned = _engine(engine_or_url)
+        self.table = ticket_table(MetaData(), text("table", table))
+        self.name = f"{self._engine.url.render_as_string(hide_password=True)} table {table!r}"
+        try:
+            found = {c["name"] for c in inspect(self._engine).get_columns(table)}
+        except SQLAlchemyError as exc:
+            self.close()
+            reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
+            raise DataSourceError(
+                f"{self.name}: cannot read the table ({reason}); "
+                "create it with SqlAlchemySource.create()"
+            ) from None
+        missing = [c for c in CSV_COLUMNS if c not in found]
+        if missing:
+            self.close()
+            raise DataSourceError(
+                f"{self.name}: the table lacks the column(s) {', '.join(missing)}"
+            )
+
+    @classmethod
+    def create(
+        cls, engine_or_url: Engine | str | URL, *, table: str = "tickets"
+    ) -> SqlAlchemySource:
+        """Create the table and its indexes (if missing) and open the source."""
+        engine, owned = _engine(engine_or_url)
+        try:
+            ticket_table(MetaData(), text("table", table)).create(engine, checkfirst=True)
+            source = cls(engine, table=table)
+        except (SQLAlchemyError, DataSourceError) as exc:
+            if owned:
+                engine.dispose()
+            if isinstance(exc, DataSourceError):
+                raise
+            where = engine.url.render_as_string(hide_password=True)
+            raise DataSourceError(
+                f"{where}: cannot create table {table!r}: {_reason(exc)}"
+            ) from None
+        source._owned = owned
+        return source
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
+    def close(self) -> None:
+        """Dispose the engine when this source made it from a URL."""
+        if self._owned:
+            self._engine.dispose()
+
+    def __enter__(self) -> SqlAlchemySource:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def add_tickets(self, tickets: Iterable[Ticket], *, replace: bool = False) -> int:
+        """Store ``tickets`` in one transaction; all or nothing.  Returns how many.
+
+        A ticket id that is already stored is an error, unless ``replace`` is
+        true: then the stored ticket is replaced.
+        """
+        table = self.table
+        count = 0
+        try:
+            with self._engine.begin() as connection:
+                for batch in _batches(tickets):
+                    count += len(batch)
+                    if replace:  # the last of equal ids wins, as with an upsert
+                        batch = list({row["id"]: row for row in batch}.values())
+                        ids = [row["id"] for row in batch]
+                        connection.execute(delete(table).where(table.c.id.in_(ids)))
+                    connection.execute(insert(table), batch)
+        except IntegrityError as exc:
+            raise DataSourceError(
+                f"{self.name}: cannot store tickets: {_reason(exc)} (an id that is already "
+                "stored needs replace=True); nothing was stored"
+            ) from None
+        except SQLAlchemyError as exc:
+            raise DataSourceError(
+                f"{self.name}: cannot store tickets: {_reason(exc)}; nothing was stored"
+            ) from None
+        return count
+
+    def tickets(self, query: TicketQuery | None = None) -> Iterator[Ticket]:
+        """Stream the stored tickets that match ``query`` (in no particular order)."""
+        t = self.table
+        statement = select(*(t.c[name] for name in CSV_COLUMNS))
+        post_filter = False
+        if query is not None:
+            conditions, post_filter = _conditions(t, query)
+            statement = statement.where(*conditions)
+        try:
+            with self._engine.connect() as connection:
+                result = connection.execution_options(yield_per=_BATCH).execute(statement)
+                for row in result:
+                    ticket = ticket_from_row(self.name, tuple(row))
+                    if not post_filter or query is None or query.matches(ticket):
+                        yield ticket
+        except SQLAlchemyError as exc:
+            raise DataSourceError(f"{self.name}: cannot read tickets: {_reason(exc)}") from None
+
+    def measure(
+        self, goals: Iterable[Goal], *, directory: Directory | None = None
+    ) -> dict[CellKey, Measurement]:
+        """What :func:`servicegoals.measure` returns, aggregated in the database."""
+        plan = PushDownPlan(goals, directory)
+        try:
+            with self._engine.connect() as connection:
+                for index, query in enumerate(plan.queries):
+                    plan.collect(index, self._aggregate(connection, query))
+        except SQLAlchemyError as exc:
+            raise DataSourceError(f"{self.name}: cannot measure: {_reason(exc)}") from None
+        return plan.result()
+
+    def _aggregate(self, connection: Connection, query: AggregateQuery) -> list[AggregateRow]:
+        try:
+            return self._run(connection, query, split=False)
+        except DBAPIError as exc:
+            if "overflow" not in str(exc.orig).lower():
+                raise
+            connection.rollback()
+        # A sum beyond 64 bits (SQLite): add the two halves in Python, exactly.
+        rows = self._run(connection, query, split=True)
+        return [(k, b, p, n, (int(high) << 32) + int(low)) for k, b, p, n, high, low in rows]
+
+    def _run(self, connection: Connection, query: AggregateQuery, *, split: bool) -> list[Any]:
+        t = self.table
+        key, event = t.c[query.column], t.c[query.event]
+        columns = [
+            key.label("k"),
+            _bucket(event, query.bounds, 0, query.milestones).label("b"),
+            (event - t.c.created_at).label("d"),
+        ]
+        if query.by_pipeline:
+            columns.append(t.c.pipeline.label("p"))
+        where = [event >= query.bounds[0], event < query.bounds[-1]]
+        if len(query.match_ids) <= _MAX_IN:
+            where.append(key.in_(query.match_ids))
+        if query.pipelines is not None:
+            where.append(t.c.pipeline.in_(query.pipelines))
+        rows = select(*columns).where(*where).subquery()
+        groups = [rows.c.k, rows.c.b, *([rows.c.p] if query.by_pipeline else [])]
+        d = rows.c.d
+        sums = (
+            [func.sum(d.op(">>")(32)), func.sum(d.op("&")(0xFFFFFFFF))] if split else [func.sum(d)]
+        )
+        pipeline = rows.c.p if query.by_pipeline else null()
+        statement = select(rows.c.k, rows.c.b, pipeline, func.count(), *sums).group_by(*groups)
+        return [tuple(row) for row in connection.execute(statement)]
+
+
+def _engine(value: Any) -> tuple[Engine, bool]:
+    if isinstance(value, Engine):
+        return value, False
+    if not isinstance(value, (str, URL)):
+        raise InvalidInput("engine_or_url", value, "expected an SQLAlchemy Engine or a URL")
+    try:
+        return create_engine(value), True
+    except (SQLAlchemyError, ImportError, ValueError) as exc:
+        raise InvalidInput("engine_or_url", value, f"cannot make an engine: {exc}") from None
+
+
+def _reason(exc: SQLAlchemyError) -> str:
+    """The driver's own message (it names the offending key), on one line."""
+    orig = getattr(exc, "orig", None)
+    return " ".join(str(orig if orig is not None else exc).split())
+
+
+def _batches(tickets: Iterable[Ticket]) -> Iterator[list[dict[str, Any]]]:
+    batch: list[dict[str, Any]] = []
+    for i, ticket in enumerate(tickets):
+        if not isinstance(ticket, Ticket):
+            raise InvalidInput(f"tickets[{i}]", ticket, "expected a Ticket")
+        batch.append(dict(zip(CSV_COLUMNS, ticket_row(ticket), strict=True)))
+        if len(batch) == _BATCH:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _conditions(t: Table, query: TicketQuery) -> tuple[list[ColumnElement[bool]], bool]:
+    """WHERE conditions of a ticket query; True when rows need filtering after."""
+    conditions: list[ColumnElement[bool]] = []
+    post_filter = False
+    if query.pipelines is not None:
+        conditions.append(t.c.pipeline.in_(sorted(query.pipelines)))
+    people = []
+    for column, ids in (("owner_id", query.owner_ids), ("team_id", query.team_ids)):
+        if ids is not None:
+            if len(ids) > _MAX_IN:
+                post_filter = True
+            else:
+                people.append(t.c[column].in_(sorted(ids)))
+    if people and not post_filter:
+        conditions.append(or_(*people))
+    window = query.window_us
+    if window is not None:
+        start, end = window
+        conditions.append(
+            or_(
+                and_(t.c.first_response_at >= start, t.c.first_response_at < end),
+                and_(t.c.closed_at >= start, t.c.closed_at < end),
+            )
+        )
+    return conditions, post_filter

@@ -1,0 +1,234 @@
+"""The tracker: refresh every goal's report, then deliver the notifications.
+
+A refresh loads the goals from a store, measures them (in the database when
+the source can aggregate there), evaluates them against their previous
+snapshots (so expired rows stay frozen), plans the notifications, and commits
+snapshots, notifications and the refresh time in one transaction.  Only then
+does it deliver the outbox, so a crash at any point loses nothing: what was
+committed is delivered by a later call, what was not is recalculated.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from attrs import frozen
+
+from ._errors import InvalidInput
+from ._validate import aware, integer, text
+from .goals import Directory, Goal
+from .kpis import Measurement
+from .measure import CellKey, measure
+from .notifiers import Notifier, UndeliverableError
+from .notify import Notification, plan_notifications
+from .sources import AggregatingSource, TicketQuery, TicketSource
+from .status import GoalReport, evaluate
+from .stores import DEFAULT_LEASE, Claim, Store
+
+__all__ = ["DeliverySummary", "RefreshSummary", "Tracker"]
+
+log = logging.getLogger("servicegoals.tracker")
+
+
+@frozen
+class DeliverySummary:
+    """What one :meth:`Tracker.deliver` did.
+
+    ``failed`` entries are queued again for a later try; ``dead`` ones will not
+    be tried again; ``lost`` counts claims whose lease ran out during the
+    attempt (another tracker may take them over).
+    """
+
+    delivered: int = 0
+    failed: int = 0
+    dead: int = 0
+    lost: int = 0
+
+
+@frozen
+class RefreshSummary:
+    """What one :meth:`Tracker.refresh` did.
+
+    ``skipped`` is true when the refresh interval had not passed: then
+    ``reports`` and ``planned`` are empty, but due notifications were still
+    delivered.  ``enqueued`` counts new outbox entries (a notification that
+    another refresh already queued is not queued again).
+    """
+
+    at: datetime
+    skipped: bool
+    reports: tuple[GoalReport, ...]
+    planned: tuple[Notification, ...]
+    enqueued: int
+    delivery: DeliverySummary
+
+    @property
+    def delivered(self) -> int:
+        return self.delivery.delivered
+
+    @property
+    def failed(self) -> int:
+        return self.delivery.failed
+
+
+def _positive(name: str, value: Any, *, zero: bool = False) -> timedelta:
+    if not isinstance(value, timedelta) or value < timedelta(0) or (not zero and not value):
+        wanted = "a timedelta of zero or more" if zero else "a positive timedelta"
+        raise InvalidInput(name, value, f"expected {wanted}")
+    return value
+
+
+def _notifiers(value: Mapping[str, Notifier] | Iterable[Notifier]) -> dict[str, Notifier]:
+    """Notifiers by channel name: a mapping as given, else each one's ``channel``."""
+    if isinstance(value, Mapping):
+        pairs = list(value.items())
+    else:
+        pairs = [(getattr(n, "channel", type(n).__name__), n) for n in value]
+    found: dict[str, Notifier] = {}
+    for name, notifier in pairs:
+        text("notifiers", name)
+        if not isinstance(notifier, Notifier):
+            raise InvalidInput(f"notifiers[{name!r}]", notifier, "expected a Notifier")
+        if name in found:
+            raise InvalidInput(
+                "notifiers", name, "two notifiers share a channel name; pass a mapping"
+            )
+        found[name] = notifier
+    return found
+
+
+class Tracker:
+    """Refreshes the goals in ``store`` from ``source`` and notifies through ``notifiers``.
+
+    ``notifiers`` maps channel names to notifiers, or lists notifiers whose
+    ``channel`` attributes (else class names) name their channels; each
+    notification is queued and delivered once per channel.  ``directory``
+    supplies team trees, deactivated users and recipients; assign
+    ``tracker.directory`` when it changes.
+
+    ``refresh_interval`` is the least time between two refreshes (zero: every
+    call refreshes).  A failed delivery is tried again after ``retry_backoff``,
+    then twice as long each time up to ``max_retry_delay``; after
+    ``max_attempts`` tries the entry is kept as dead.  ``lease`` is how long a
+    claimed entry is reserved for this tracker, on the store's clock; keep it
+    well above the notifiers' timeouts.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        source: TicketSource,
+        notifiers: Mapping[str, Notifier] | Iterable[Notifier],
+        directory: Directory,
+        *,
+        refresh_interval: timedelta = timedelta(hours=24),
+        max_attempts: int = 8,
+        retry_backoff: timedelta = timedelta(minutes=1),
+        max_retry_delay: timedelta = timedelta(hours=6),
+        lease: timedelta = DEFAULT_LEASE,
+        batch_size: int = 50,
+    ) -> None:
+        if not isinstance(store, Store):
+            raise InvalidInput("store", store, "expected a Store")
+        if not isinstance(source, TicketSource):
+            raise InvalidInput("source", source, "expected a TicketSource")
+        if not isinstance(directory, Directory):
+            raise InvalidInput("directory", directory, "expected a Directory")
+        self.store = store
+        self.source = source
+        self.notifiers = _notifiers(notifiers)
+        self.directory = directory
+        self.refresh_interval = _positive("refresh_interval", refresh_interval, zero=True)
+        self.max_attempts = integer("max_attempts", max_attempts, low=1)
+        self.retry_backoff = _positive("retry_backoff", retry_backoff)
+        self.max_retry_delay = _positive("max_retry_delay", max_retry_delay)
+        self.lease = _positive("lease", lease)
+        self.batch_size = integer("batch_size", batch_size, low=1)
+
+    # -- refreshing -----------------------------------------------------------------
+
+    def due(self, now: datetime) -> bool:
+        """True when a refresh at ``now`` would run (the interval has passed)."""
+        last = self.store.last_refresh()
+        return last is None or aware("now", now) >= last + self.refresh_interval
+
+    def measure(self, goals: Iterable[Goal]) -> dict[CellKey, Measurement]:
+        """Measure ``goals``: in the source when it aggregates, else ticket by ticket."""
+        chosen = tuple(goals)
+        if not chosen:
+            return {}
+        if isinstance(self.source, AggregatingSource):
+            return self.source.measure(chosen, directory=self.directory)
+        query = TicketQuery.for_goals(chosen, self.directory)
+        return measure(chosen, self.source.tickets(query), directory=self.directory)
+
+    def refresh(self, now: datetime, *, force: bool = False) -> RefreshSummary:
+        """Refresh every goal at ``now`` if the interval has passed (or ``force``).
+
+        Each goal is evaluated against its latest snapshot at or before ``now``;
+        snapshots, planned notifications and the refresh time are committed in one
+        transaction, then the outbox is delivered.  A skipped refresh still
+        delivers what is due, so retries do not wait for the next refresh.
+        """
+        now = aware("now", now)
+        if not force and not self.due(now):
+            return RefreshSummary(now, True, (), (), 0, self.deliver(now))
+        goals = self.store.goals()
+        measured = self.measure(goals)
+        reports: list[GoalReport] = []
+        planned: list[Notification] = []
+        for goal in goals:
+            previous = self.store.report(goal.id, as_of=now)
+            report = evaluate(goal, measured, at=now, previous=previous, directory=self.directory)
+            reports.append(report)
+            planned.extend(plan_notifications(previous, report, goal, self.directory))
+        enqueued = self.store.commit_refresh(now, reports, planned, list(self.notifiers))
+        return RefreshSummary(
+            now, False, tuple(reports), tuple(planned), enqueued, self.deliver(now)
+        )
+
+    # -- delivering -----------------------------------------------------------------
+
+    def retry_at(self, attempts: int, now: datetime) -> datetime | None:
+        """When to try again after ``attempts`` failed tries; None once they are used up."""
+        if attempts >= self.max_attempts:
+            return None
+        delay = self.retry_backoff * (1 << min(attempts - 1, 32))
+        return now + min(delay, self.max_retry_delay)
+
+    def deliver(self, now: datetime) -> DeliverySummary:
+        """Send every outbox entry due at ``now`` on this tracker's channels."""
+        now = aware("now", now)
+        counts = {"delivered": 0, "failed": 0, "dead": 0, "lost": 0}
+        while claims := self.store.claim(
+            now, limit=self.batch_size, lease=self.lease, channels=self.notifiers
+        ):
+            for claim in claims:
+                counts[self._attempt(claim, now)] += 1
+        return DeliverySummary(**counts)
+
+    def _attempt(self, claim: Claim, now: datetime) -> str:
+        notifier = self.notifiers[claim.channel]
+        try:
+            notifier.send(claim.notification)
+        except Exception as exc:  # a plug-in's bug must not lose the entry either
+            retry = (
+                None
+                if isinstance(exc, UndeliverableError)
+                else self.retry_at(claim.attempts + 1, now)
+            )
+            error = f"{type(exc).__name__}: {exc}"
+            log.warning(
+                "delivery of %s on %s failed (attempt %d): %s",
+                claim.notification.key,
+                claim.channel,
+                claim.attempts + 1,
+                error,
+            )
+            if not self.store.mark_failed(claim, now, error, retry):
+                return "lost"
+            return "failed" if retry is not None else "dead"
+        return "delivered" if self.store.mark_delivered(claim, now) else "lost"
