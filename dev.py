@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -51,7 +52,32 @@ def demo(args: list[str]) -> None:
     _run(BIN / "servicegoals", "demo", *args)
 
 
+def _ensure_postgres() -> None:
+    """Install Debian's PostgreSQL server when missing: the push-down tests start one.
+
+    The tests fail loudly (they never skip) when no server can start.
+    """
+    if shutil.which("pg_ctl") or list(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl")):
+        return
+    if os.environ.get("SERVICEGOALS_SKIP_POSTGRES") == "1" or not shutil.which("apt-get"):
+        return
+    sudo = [] if os.geteuid() == 0 else ["sudo"]
+    print("installing PostgreSQL for the push-down tests", flush=True)
+    _run(*sudo, "apt-get", "update", "-qq")
+    _run(
+        *sudo,
+        "env",
+        "DEBIAN_FRONTEND=noninteractive",
+        "apt-get",
+        "install",
+        "-y",
+        "-qq",
+        "postgresql",
+    )
+
+
 def test(args: list[str]) -> None:
+    _ensure_postgres()
     _run(PY, "-m", "ruff", "check", "src", "tests", "bench", "dev.py")
     _run(PY, "-m", "ruff", "format", "--check", "src", "tests", "bench", "dev.py")
     _run(PY, "-m", "mypy", "--strict", "src", "tests", "bench")

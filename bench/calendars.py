@@ -1,11 +1,16 @@
 """Calendar: milestones for many goals of every cadence in random time zones.
 
 The goals' accounts and spans are drawn (seeded) before the clock starts; the
-timed part is the :func:`servicegoals.milestones` calls alone.
+timed part is the :func:`servicegoals.milestones` calls alone.  Run by
+:mod:`bench.run` in a process of its own (``python -m bench.calendars``), so
+that no other section's heap (pandas, the cells) slows the garbage collector
+while it runs; prints one JSON object.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 import random
 import zoneinfo
 from datetime import date, timedelta
@@ -70,3 +75,18 @@ def run(goals: list[Spec]) -> tuple[float, int]:
     for g in goals:
         made += len(milestones(g.cadence, g.span, g.settings, align_to_fiscal_year=g.aligned))
     return perf_counter() - started, made
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--goals", type=int, required=True)
+    parser.add_argument("--seed", type=int, required=True)
+    parser.add_argument("--repeat", type=int, default=1)
+    args = parser.parse_args()
+    goals = specs(args.goals, args.seed)
+    runs = [run(goals) for _ in range(args.repeat)]
+    print(json.dumps({"goals": len(goals), "milestones": runs[0][1], "seconds": min(runs)[0]}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,11 +1,11 @@
 """Push-down: ``SqliteSource.measure`` against hand-written GROUP BY queries and DuckDB.
 
 The floor is what SQLite itself needs to compute the same aggregates: for
-every (contributor column, KPI timestamp, milestone bounds) the goals use, one
-plain ``GROUP BY`` over the same file, with nothing of ours around it (no
-planning, no rows turned into cells).  It is written two ways, with the
-contributor ids as a filter and as a full scan; the faster one is the floor.
-DuckDB runs the same statements over its own in-memory copy of the tickets.
+every (contributor column, KPI timestamp, milestone bounds) the goals use,
+plain ``GROUP BY`` statements over the same file, with nothing of ours around
+them (no planning, no rows turned into cells).  They are written in three
+forms (:data:`FORMS`); the fastest one is the floor.  DuckDB runs the
+id-filtered CASE form over its own in-memory copy of the tickets.
 """
 
 from __future__ import annotations
@@ -19,13 +19,15 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from servicegoals import ContributorKind, Directory, Goal, TicketEvent
+from servicegoals import ContributorKind, Directory, Goal, Target, TicketEvent
 from servicegoals.sources import SqliteSource
 
 from .workload import MISSING, PIPELINES, TEAM_IDS, USER_IDS, Columns, TicketStream
 
-#: One raw aggregate: (contributor column, timestamp column, milestone bounds).
-Group = tuple[str, str, tuple[int, ...]]
+#: One raw aggregate: (contributor column, timestamp column, milestone bounds,
+#: pipelines).  ``pipelines`` is the one set every cell of the aggregate counts
+#: (None: all), or "by pipeline" when cells differ and rows must be grouped by it.
+Group = tuple[str, str, tuple[int, ...], "frozenset[str] | str | None"]
 Rows = list[tuple[Any, ...]]
 
 
@@ -36,19 +38,32 @@ def build_file(path: Path, size: int, seed: int) -> SqliteSource:
     return source
 
 
+def _pipelines(goal: Goal, targets: tuple[Target | None, ...]) -> frozenset[str] | str | None:
+    """What one contributor's cells count: one pipeline set (None: all) or "by pipeline"."""
+    sets = {
+        frozenset({t.pipeline}) if t is not None and t.pipeline else goal.pipelines or None
+        for t in targets
+    }
+    return sets.pop() if len(sets) == 1 else "by pipeline"
+
+
 def groups(goals: Iterable[Goal], directory: Directory) -> dict[Group, frozenset[str]]:
-    """Every raw aggregate the goals need, with the ids it is about."""
+    """Every raw aggregate the goals need, with the ids it is about.
+
+    Read from the goals themselves, like the pandas baseline, not from the
+    library's plans: this is the SQL a person would write for these goals.
+    """
     found: dict[Group, set[str]] = {}
     for goal in goals:
         event = "closed_at" if goal.kpi.event is TicketEvent.CLOSED else "first_response_at"
         bounds = (*(m.period.start_us for m in goal.milestones), goal.span.end_us)
-        for c in goal.contributors:
+        for c, targets in zip(goal.contributors, goal.targets, strict=True):
+            pipelines = _pipelines(goal, targets)
             if c.kind is ContributorKind.USER:
-                found.setdefault(("owner_id", event, bounds), set()).add(c.id)
+                found.setdefault(("owner_id", event, bounds, pipelines), set()).add(c.id)
             else:
-                found.setdefault(("team_id", event, bounds), set()).update(
-                    directory.descendants(c.id)
-                )
+                key = ("team_id", event, bounds, pipelines)
+                found.setdefault(key, set()).update(directory.descendants(c.id))
     return {g: frozenset(ids) for g, ids in found.items()}
 
 
@@ -63,26 +78,53 @@ def _bucket(event: str, bounds: tuple[int, ...], first: int, last: int) -> str:
     )
 
 
-def statement(group: Group, ids: frozenset[str] | None) -> tuple[str, list[Any]]:
-    """The plain GROUP BY of one aggregate; ``ids=None`` scans every contributor."""
-    column, event, bounds = group
-    where = f"{event} >= ? AND {event} < ?"
-    params: list[Any] = [bounds[0], bounds[-1]]
-    if ids is not None:
-        where = f"{column} IN ({', '.join('?' * len(ids))}) AND {where}"
-        params = [*sorted(ids), *params]
-    sql = (
-        f"SELECT {column}, {_bucket(event, bounds, 0, len(bounds) - 1)}, pipeline, "
-        f"count(*), sum({event} - created_at) FROM tickets WHERE {where} GROUP BY 1, 2, 3"
+#: The hand-written forms of the raw aggregates (see :func:`statements`).
+FORMS = ("ids, one per milestone", "ids, CASE buckets", "full scan, CASE buckets")
+
+
+def statements(group: Group, ids: frozenset[str], form: str) -> list[tuple[str, list[Any]]]:
+    """One aggregate as plain GROUP BY statements, in one of the :data:`FORMS`.
+
+    "ids": only the goals' contributors (``column IN (...)``, which lets SQLite
+    read the ids' index ranges); "full scan": every contributor.  "CASE
+    buckets": one statement whose CASE tree gives the milestone; "one per
+    milestone": a statement for each milestone's time range.
+    """
+    column, event, bounds, pipelines = group
+    grouped = pipelines == "by pipeline"
+    select = (
+        f"SELECT {column}, {{bucket}}, {'pipeline' if grouped else 'NULL'}, count(*), "
+        f"sum({event} - created_at)"
     )
-    return sql, params
+    where = [f"{event} >= ? AND {event} < ?"]
+    chosen: list[Any] = []
+    if not form.startswith("full scan"):
+        where.insert(0, f"{column} IN ({', '.join('?' * len(ids))})")
+        chosen = sorted(ids)
+    named: list[str] = []
+    if isinstance(pipelines, frozenset):
+        named = sorted(pipelines)
+        where.append(f"pipeline IN ({', '.join('?' * len(named))})")
+    sql = f"{select} FROM tickets WHERE {' AND '.join(where)} GROUP BY 1, 2, 3"
+    if form.endswith("CASE buckets"):
+        bucket = _bucket(event, bounds, 0, len(bounds) - 1)
+        return [(sql.format(bucket=bucket), [*chosen, bounds[0], bounds[-1], *named])]
+    return [
+        (sql.format(bucket=j), [*chosen, bounds[j], bounds[j + 1], *named])
+        for j in range(len(bounds) - 1)
+    ]
 
 
-def run_sqlite(path: Path, work: dict[Group, frozenset[str]], *, filtered: bool) -> list[Rows]:
+def run_sqlite(path: Path, work: dict[Group, frozenset[str]], form: str) -> list[Rows]:
+    """Each aggregate's rows from the file, the statements written in ``form``."""
     connection = sqlite3.connect(path)
     try:
         return [
-            connection.execute(*statement(g, ids if filtered else None)).fetchall()
+            [
+                row
+                for sql, params in statements(g, ids, form)
+                for row in connection.execute(sql, params)
+            ]
             for g, ids in work.items()
         ]
     finally:
@@ -120,7 +162,12 @@ def duckdb_table(chunks: Iterable[Columns]) -> duckdb.DuckDBPyConnection:
 def run_duckdb(
     connection: duckdb.DuckDBPyConnection, work: dict[Group, frozenset[str]]
 ) -> list[Rows]:
-    return [connection.execute(*statement(g, ids)).fetchall() for g, ids in work.items()]
+    """Each aggregate's rows from DuckDB: the id-filtered CASE statements (one per aggregate)."""
+    return [
+        connection.execute(sql, params).fetchall()
+        for g, ids in work.items()
+        for sql, params in statements(g, ids, "ids, CASE buckets")
+    ]
 
 
 def best_of(repeat: int, action: Callable[[], Any]) -> tuple[float, Any]:

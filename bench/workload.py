@@ -169,9 +169,6 @@ class Columns:
     first: Ints
     closed: Ints
 
-    def __len__(self) -> int:
-        return len(self.created)
-
 
 def columns(seed: int, number: int, size: int) -> Columns:
     """Tickets ``number .. number + size - 1`` of the run seeded with ``seed``.

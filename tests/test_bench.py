@@ -13,7 +13,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from bench.run import Failed, equal_or_fail
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -269,6 +269,8 @@ def test_csv_write_is_all_or_nothing(tmp_path: Path) -> None:
         CsvSource.write(path, [SAMPLE[0], "oops"])  # type: ignore[list-item]
     assert [t.id for t in CsvSource(path).tickets()] == ["t1", "t2", "t3", "t4"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["t.csv"]
+    with pytest.raises(DataSourceError, match=r"t\.csv: cannot write the file"):
+        CsvSource.write(tmp_path / "no-such-dir" / "t.csv", SAMPLE)
 
 
 # -- CSV: bad rows -------------------------------------------------------------------------
@@ -415,22 +417,32 @@ def test_sqlite_schema_stores_epoch_microseconds(tmp_path: Path) -> None:
     assert {"tickets_owner_closed", "tickets_team_response"} <= indexes
 
 
-def test_sqlite_add_is_all_or_nothing(tmp_path: Path) -> None:
-    source = sqlite_source(tmp_path)
-    with pytest.raises(DataSourceError, match=r"tickets\[1\]: cannot store ticket 't1'") as caught:
-        source.add_tickets([ticket("new"), ticket("t1"), ticket("newer")])
-    assert "replace=True" in str(caught.value)
+def test_sql_add_is_all_or_nothing(make_sql_source: Build) -> None:
+    source = make_sql_source(SAMPLE)
+    assert isinstance(source, (SqliteSource, SqlAlchemySource))
+    for clash in ([ticket("new"), ticket("t1"), ticket("newer")], [ticket("a"), ticket("a")]):
+        with pytest.raises(DataSourceError, match="nothing was stored") as caught:
+            source.add_tickets(clash)
+        assert repr(clash[1].id) in str(caught.value)
+        assert "replace=True" in str(caught.value)
     with raises(InvalidInput, "tickets[1]", "oops"):
         source.add_tickets([ticket("new"), "oops"])  # type: ignore[list-item]
     assert sorted(t.id for t in source.tickets()) == ["t1", "t2", "t3", "t4"]
+    assert source.add_tickets([]) == 0
 
 
-def test_sqlite_replace_updates_stored_tickets(tmp_path: Path) -> None:
-    source = sqlite_source(tmp_path)
+def test_sqlite_names_the_ticket_it_cannot_store(tmp_path: Path) -> None:
+    with pytest.raises(DataSourceError, match=r"tickets\[1\]: cannot store ticket 't1'"):
+        sqlite_source(tmp_path).add_tickets([ticket("new"), ticket("t1")])
+
+
+def test_sql_replace_updates_stored_tickets(make_sql_source: Build) -> None:
+    source = make_sql_source(SAMPLE)
+    assert isinstance(source, (SqliteSource, SqlAlchemySource))
     closed = ticket("t2", pipeline="billing", owner_id=None, team_id="tier1", closed_at=at(2, 2))
-    assert source.add_tickets([closed, ticket("t5")], replace=True) == 2
+    assert source.add_tickets([ticket("t2"), closed, ticket("t5")], replace=True) == 3
     stored = {t.id: t for t in source.tickets()}
-    assert stored["t2"] == closed
+    assert stored["t2"] == closed  # the last of equal ids wins
     assert len(stored) == 5
 
 
@@ -538,3 +550,19 @@ def test_every_source_yields_instants_equal_to_the_originals(make_source: Build)
     (read,) = make_source((item,)).tickets()
     assert read == item
     assert read.created_us == item.created_us
+
+
+def test_sqlalchemy_source_errors_name_the_database(tmp_path: Path) -> None:
+    with raises(InvalidInput, "engine_or_url", 42):
+        SqlAlchemySource(42)  # type: ignore[arg-type]
+    with raises(InvalidInput, "engine_or_url", "nosuchdb://host/db"):
+        SqlAlchemySource("nosuchdb://host/db")
+    url = f"sqlite:///{tmp_path}/t.db"
+    with pytest.raises(DataSourceError, match=r"t\.db table 'tickets': cannot read the table"):
+        SqlAlchemySource(url)
+    with sqlite3.connect(tmp_path / "t.db") as db:
+        db.execute("CREATE TABLE partial (id TEXT, created_at INTEGER)")
+    with pytest.raises(DataSourceError, match=r"table 'partial': the table lacks the column\(s\)"):
+        SqlAlchemySource(url, table="partial")
+    with pytest.raises(DataSourceError, match="cannot create table 'tickets'"):
+        SqlAlchemySource.create(f"sqlite:///{tmp_path}/no-such-dir/t.db")

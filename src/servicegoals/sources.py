@@ -20,7 +20,7 @@ import json
 import os
 import re
 import sqlite3
-import tempfile
+import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -110,6 +110,12 @@ class TicketQuery:
     pipelines: frozenset[str] | None = field(default=None, converter=_pipeline_set)
     owner_ids: frozenset[str] | None = field(default=None, converter=_owner_set)
     team_ids: frozenset[str] | None = field(default=None, converter=_team_set)
+    # Kept as integers: matches() runs once per ticket.
+    _window_us: tuple[int, int] | None = field(init=False, eq=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        window = None if self.window is None else (self.window.start_us, self.window.end_us)
+        object.__setattr__(self, "_window_us", window)
 
     @classmethod
     def for_goals(cls, goals: Iterable[Goal], directory: Directory | None = None) -> TicketQuery:
@@ -136,7 +142,7 @@ class TicketQuery:
     @property
     def window_us(self) -> tuple[int, int] | None:
         """The window as epoch microseconds ``(start, end)``."""
-        return None if self.window is None else (self.window.start_us, self.window.end_us)
+        return self._window_us
 
     def matches(self, ticket: Ticket) -> bool:
         """True when ``ticket`` passes every filter."""
@@ -146,7 +152,7 @@ class TicketQuery:
             owned = self.owner_ids is not None and ticket.owner_id in self.owner_ids
             if not owned and not (self.team_ids is not None and ticket.team_id in self.team_ids):
                 return False
-        window = self.window_us
+        window = self._window_us
         if window is None:
             return True
         start, end = window
@@ -316,13 +322,15 @@ class CsvSource:
     def write(
         cls, path: str | os.PathLike[str], tickets: Iterable[Ticket], *, on_error: OnError = "raise"
     ) -> CsvSource:
-        """Write ``tickets`` to a new CSV file at ``path`` (atomically) and open it."""
+        """Write ``tickets`` to a CSV file at ``path`` and open it.
+
+        The file is written beside ``path`` and renamed over it at the end, so a
+        failure leaves any old file as it was.
+        """
         target = _path(path)
-        handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - replaced or removed below
-            "w", encoding="utf-8", newline="", dir=target.parent, suffix=".tmp", delete=False
-        )
+        temporary = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
         try:
-            with handle:
+            with open(temporary, "x", encoding="utf-8", newline="") as handle:
                 writer = csv.writer(handle)
                 writer.writerow(CSV_COLUMNS)
                 for i, t in enumerate(tickets):
@@ -332,9 +340,12 @@ class CsvSource:
                         "" if v is None else v.isoformat() if isinstance(v, datetime) else v
                         for v in (getattr(t, c) for c in CSV_COLUMNS)
                     )
-            os.replace(handle.name, target)
+            os.replace(temporary, target)
+        except OSError as exc:
+            temporary.unlink(missing_ok=True)
+            raise DataSourceError(f"{target}: cannot write the file: {exc.strerror}") from None
         except BaseException:
-            Path(handle.name).unlink(missing_ok=True)
+            temporary.unlink(missing_ok=True)
             raise
         return cls(target, on_error=on_error)
 
@@ -375,7 +386,10 @@ class CsvSource:
         return len(header), [names.index(c) for c in CSV_COLUMNS]
 
     def tickets(self, query: TicketQuery | None = None) -> Iterator[Ticket]:
-        """Read the file once, yielding the tickets that match ``query``."""
+        """Read the file once, yielding the tickets that match ``query``.
+
+        Every row is checked, matching or not; :attr:`skipped` starts afresh.
+        """
         self.skipped = []
         skipped = self.skipped
         source = str(self.path)
@@ -495,7 +509,7 @@ def _column(plan: CellPlan) -> str:
 
 
 class PushDownPlan:
-    """Goals as a few :class:`AggregateQuery`\\ s, and their rows as measurements.
+    """Goals as a few aggregate queries (:class:`AggregateQuery`), and their rows as measurements.
 
     Plans that share a contributor column, an event, milestone bounds and one
     pipeline set for every milestone share one query that filters pipelines
@@ -690,8 +704,8 @@ class SqliteSource:
     """Tickets in an SQLite file (stdlib ``sqlite3``), with aggregate push-down.
 
     The ``tickets`` table stores instants as INTEGER epoch microseconds (UTC).
-    :meth:`measure` runs the GROUP BY in the database, one query per distinct
-    (contributor column, event, milestone bounds), with bound parameters only.
+    :meth:`measure` runs the GROUP BY in the database, one query per
+    :class:`AggregateQuery` of the :class:`PushDownPlan`, with bound parameters only.
     Each operation opens its own connection, so one source serves many threads.
 
     ``milestone_queries_up_to`` tunes the push-down: a query whose milestones

@@ -8,6 +8,7 @@ SQLAlchemy Core and binds its values as parameters.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from types import TracebackType
 from typing import Any
@@ -107,7 +108,7 @@ class SqlAlchemySource:
     ``engine_or_url`` is an :class:`~sqlalchemy.Engine` (yours to dispose) or a
     URL such as ``postgresql+psycopg://user@host/db`` (the source makes the
     engine and :meth:`close` disposes it).  :meth:`measure` runs one GROUP BY per
-    distinct (contributor column, event, milestone bounds, pipelines).
+    :class:`~servicegoals.sources.AggregateQuery` of the push-down plan.
     """
 
     def __init__(self, engine_or_url: Engine | str | URL, *, table: str = "tickets") -> None:
@@ -179,6 +180,7 @@ class SqlAlchemySource:
         """
         table = self.table
         count = 0
+        batch: list[dict[str, Any]] = []
         try:
             with self._engine.begin() as connection:
                 for batch in _batches(tickets):
@@ -190,14 +192,30 @@ class SqlAlchemySource:
                     connection.execute(insert(table), batch)
         except IntegrityError as exc:
             raise DataSourceError(
-                f"{self.name}: cannot store tickets: {_reason(exc)} (an id that is already "
-                "stored needs replace=True); nothing was stored"
+                f"{self.name}: cannot store tickets: {self._clash(batch)}{_reason(exc)} "
+                "(an id that is already stored needs replace=True); nothing was stored"
             ) from None
         except SQLAlchemyError as exc:
             raise DataSourceError(
                 f"{self.name}: cannot store tickets: {_reason(exc)}; nothing was stored"
             ) from None
         return count
+
+    def _clash(self, batch: list[dict[str, Any]]) -> str:
+        """Name an id of the failed batch that was given twice or is already stored."""
+        ids = [row["id"] for row in batch]
+        counts = Counter(ids)
+        twice = next((i for i in ids if counts[i] > 1), None)
+        if twice is not None:
+            return f"ticket id {twice!r} is given twice: "
+        try:
+            with self._engine.connect() as connection:
+                stored = connection.execute(
+                    select(self.table.c.id).where(self.table.c.id.in_(ids)).limit(1)
+                ).scalar()
+        except SQLAlchemyError:
+            stored = None
+        return "" if stored is None else f"ticket id {stored!r} is already stored: "
 
     def tickets(self, query: TicketQuery | None = None) -> Iterator[Ticket]:
         """Stream the stored tickets that match ``query`` (in no particular order)."""

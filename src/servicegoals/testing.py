@@ -55,11 +55,13 @@ from .goals import (
 )
 from .kpis import SERVICE_TEMPLATES, Kpi, Ticket, Unit
 from .notify import Notification
+from .sources import InMemorySource
 
 __all__ = [
     "PIPELINES",
     "TRICKY_TIMEZONES",
     "CapturingNotifier",
+    "InMemorySource",
     "ManualClock",
     "Raised",
     "account_settings",
