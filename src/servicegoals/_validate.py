@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from ._errors import InvalidInput
 
@@ -54,6 +55,26 @@ def flag(field: str, value: Any) -> bool:
     if not isinstance(value, bool):
         raise InvalidInput(field, value, "expected True or False")
     return value
+
+
+class _HasId(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+_Identified = TypeVar("_Identified", bound=_HasId)
+
+
+def by_id(field: str, items: Iterable[Any], kind: type[_Identified]) -> dict[str, _Identified]:
+    """``items`` keyed by id, in order; an item of another type or a repeated id is an error."""
+    found: dict[str, _Identified] = {}
+    for i, item in enumerate(items):
+        if not isinstance(item, kind):
+            raise InvalidInput(f"{field}[{i}]", item, f"expected a {kind.__name__}")
+        if item.id in found:
+            raise InvalidInput(f"{field}[{i}].id", item.id, f"duplicate {kind.__name__.lower()} id")
+        found[item.id] = item
+    return found
 
 
 def to_us(value: datetime) -> int:

@@ -16,7 +16,7 @@ import attrs
 from attrs import field, frozen
 
 from ._errors import ImmutableField, InvalidInput, NotFound
-from ._validate import aware, flag, integer, text
+from ._validate import aware, by_id, flag, integer, text
 from .calendar import AccountSettings, Cadence, Milestone, Period, milestones
 from .kpis import Kpi, Unit
 
@@ -126,20 +126,8 @@ class Directory:
     _children: dict[str, list[str]] = field(init=False, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
-        users: dict[str, User] = {}
-        for i, user in enumerate(self.users):
-            if not isinstance(user, User):
-                raise InvalidInput(f"users[{i}]", user, "expected a User")
-            if user.id in users:
-                raise InvalidInput(f"users[{i}].id", user.id, "duplicate user id")
-            users[user.id] = user
-        teams: dict[str, Team] = {}
-        for i, team in enumerate(self.teams):
-            if not isinstance(team, Team):
-                raise InvalidInput(f"teams[{i}]", team, "expected a Team")
-            if team.id in teams:
-                raise InvalidInput(f"teams[{i}].id", team.id, "duplicate team id")
-            teams[team.id] = team
+        users = by_id("users", self.users, User)
+        teams = by_id("teams", self.teams, Team)
         children: dict[str, list[str]] = {}
         for i, team in enumerate(self.teams):
             if team.parent_id is None:

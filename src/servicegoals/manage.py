@@ -30,7 +30,7 @@ from typing import Any, NoReturn
 from attrs import field, frozen
 
 from ._errors import InvalidInput, NotFound, PermissionDenied
-from ._validate import text
+from ._validate import by_id, text
 from .calendar import AccountSettings, Cadence, Milestone, Period
 from .goals import (
     Contributor,
@@ -569,14 +569,8 @@ def select_goals(
     _require("goal_filter", GoalFilter, f)
     by_goal = _reports_by_goal(reports)
     scope = _Scope.of(f.teams, directory)
-    seen: set[str] = set()
     matches = []
-    for i, goal in enumerate(goals):
-        if not isinstance(goal, Goal):
-            raise InvalidInput(f"goals[{i}]", goal, "expected a Goal")
-        if goal.id in seen:
-            raise InvalidInput(f"goals[{i}].id", goal.id, "duplicate goal id")
-        seen.add(goal.id)
+    for goal in by_id("goals", goals, Goal).values():
         if not f.matches_goal(goal):
             continue
         report = by_goal.get(goal.id)

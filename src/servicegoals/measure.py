@@ -14,6 +14,7 @@ from typing import TypeAlias
 from attrs import frozen
 
 from ._errors import InvalidInput
+from ._validate import by_id
 from .goals import ContributorKind, Directory, Goal
 from .kpis import Measurement, Ticket, TicketEvent, Unit
 
@@ -56,13 +57,7 @@ def plan_cells(goals: Iterable[Goal], directory: Directory | None = None) -> tup
     only its own team id.
     """
     plans = []
-    seen: set[str] = set()
-    for g, goal in enumerate(goals):
-        if not isinstance(goal, Goal):
-            raise InvalidInput(f"goals[{g}]", goal, "expected a Goal")
-        if goal.id in seen:
-            raise InvalidInput(f"goals[{g}].id", goal.id, "duplicate goal id")
-        seen.add(goal.id)
+    for goal in by_id("goals", goals, Goal).values():
         bounds = (*(m.period.start_us for m in goal.milestones), goal.span.end_us)
         all_pipelines = goal.pipelines or None
         for contributor, targets in zip(goal.contributors, goal.targets, strict=True):

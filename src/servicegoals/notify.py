@@ -23,7 +23,7 @@ from attrs import field, frozen
 from ._errors import InvalidInput
 from ._validate import aware, integer, text
 from .goals import ContributorKind, Directory, Goal, User
-from .status import GoalReport, Progress, Status
+from .status import GoalReport, Progress, Status, _check_report_of
 
 __all__ = [
     "Notification",
@@ -201,16 +201,10 @@ def plan_notifications(
 def _check_reports(previous: GoalReport | None, current: GoalReport, goal: Goal) -> None:
     if not isinstance(goal, Goal):
         raise InvalidInput("goal", goal, "expected a Goal")
-    if not isinstance(current, GoalReport):
-        raise InvalidInput("current", current, "expected a GoalReport")
-    if current.goal_id != goal.id:
-        raise InvalidInput("current.goal_id", current.goal_id, f"not goal {goal.id!r}")
+    _check_report_of(goal, "current", current)
+    _check_report_of(goal, "previous", previous, optional=True)
     if previous is None:
         return
-    if not isinstance(previous, GoalReport):
-        raise InvalidInput("previous", previous, "expected a GoalReport or None")
-    if previous.goal_id != goal.id:
-        raise InvalidInput("previous.goal_id", previous.goal_id, f"not goal {goal.id!r}")
     if previous.calculated_at > current.calculated_at:
         raise InvalidInput(
             "previous.calculated_at",

@@ -29,7 +29,7 @@ from typing import Any, Literal, Protocol, TextIO, TypeAlias, runtime_checkable
 from attrs import field, frozen
 
 from ._errors import DataSourceError, InvalidInput
-from ._validate import from_us, integer, text
+from ._validate import by_id, from_us, integer, text
 from .calendar import Period
 from .goals import ContributorKind, Directory, Goal
 from .kpis import Measurement, Ticket
@@ -260,15 +260,7 @@ class InMemorySource:
     __slots__ = ("_tickets",)
 
     def __init__(self, tickets: Iterable[Ticket] = ()) -> None:
-        held = tuple(tickets)
-        seen: set[str] = set()
-        for i, ticket in enumerate(held):
-            if not isinstance(ticket, Ticket):
-                raise InvalidInput(f"tickets[{i}]", ticket, "expected a Ticket")
-            if ticket.id in seen:
-                raise InvalidInput(f"tickets[{i}].id", ticket.id, "duplicate ticket id")
-            seen.add(ticket.id)
-        self._tickets = held
+        self._tickets = tuple(by_id("tickets", tickets, Ticket).values())
 
     def __len__(self) -> int:
         return len(self._tickets)

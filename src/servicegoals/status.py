@@ -430,13 +430,21 @@ def _index(row: Progress) -> int:
     return row.milestone_index
 
 
+def _check_report_of(goal: Goal, field: str, report: object, *, optional: bool = False) -> None:
+    """``report`` is a GoalReport of ``goal`` (or None when ``optional``)."""
+    if report is None and optional:
+        return
+    if not isinstance(report, GoalReport):
+        expected = "a GoalReport or None" if optional else "a GoalReport"
+        raise InvalidInput(field, report, f"expected {expected}")
+    if report.goal_id != goal.id:
+        raise InvalidInput(f"{field}.goal_id", report.goal_id, f"not goal {goal.id!r}")
+
+
 def _check_previous(goal: Goal, previous: GoalReport | None, at: datetime) -> None:
+    _check_report_of(goal, "previous", previous, optional=True)
     if previous is None:
         return
-    if not isinstance(previous, GoalReport):
-        raise InvalidInput("previous", previous, "expected a GoalReport or None")
-    if previous.goal_id != goal.id:
-        raise InvalidInput("previous.goal_id", previous.goal_id, f"not goal {goal.id!r}")
     if previous.milestones != goal.milestones:
         raise InvalidInput(
             "previous.milestones", len(previous.milestones), "not this goal's milestones"
