@@ -1,4 +1,4 @@
-"""Refresh and freezing (DESIGN §6): expired rows are fixed, inactive contributors carried."""
+"""Refresh and freezing (docs/progress.md): expired rows fixed, inactive contributors carried."""
 
 from __future__ import annotations
 

@@ -36,7 +36,7 @@ Result = dict[tuple[str, str, int], Measurement]
 def reference(
     goal_list: Sequence[Goal], ticket_list: Sequence[Ticket], directory: Directory | None
 ) -> Result:
-    """DESIGN §3 read literally: every cell against every ticket, on datetimes."""
+    """docs/progress.md ("Which tickets count", "Who a ticket counts for"), literally."""
     out: Result = {}
     for goal in goal_list:
         for c in goal.contributors:

@@ -1,4 +1,4 @@
-"""The status calculator: worked examples of DESIGN §5 and its properties."""
+"""The status calculator: the rules of docs/progress.md, worked examples and properties."""
 
 from __future__ import annotations
 
@@ -434,7 +434,7 @@ def test_status_follows_the_table_and_rows_follow_the_goal(
 
 
 def by_the_table(at: datetime, period: Period, row: Progress) -> Status:
-    """DESIGN §5's status table."""
+    """The table in docs/progress.md, "Status by time"."""
     if at < period.start:
         return Status.PENDING
     if at < period.end:
@@ -449,7 +449,7 @@ def by_the_table(at: datetime, period: Period, row: Progress) -> Status:
 def independent_pool(
     goal: Goal, pairs: list[tuple[int, Measurement]]
 ) -> tuple[Fraction | int | None, bool]:
-    """Attainment and infinite flag, straight from DESIGN §5's formulas."""
+    """Attainment and infinite flag by the formulas of docs/progress.md ("Attainment")."""
     count = sum(m.count for _, m in pairs)
     if goal.kpi.unit is Unit.COUNT:
         return Fraction(count, sum(t for t, _ in pairs)), False
