@@ -78,9 +78,9 @@ def _ensure_postgres() -> None:
 
 def test(args: list[str]) -> None:
     _ensure_postgres()
-    _run(PY, "-m", "ruff", "check", "src", "tests", "bench", "dev.py")
-    _run(PY, "-m", "ruff", "format", "--check", "src", "tests", "bench", "dev.py")
-    _run(PY, "-m", "mypy", "--strict", "src", "tests", "bench")
+    _run(PY, "-m", "ruff", "check", "src", "tests", "bench", "typing_tests", "dev.py")
+    _run(PY, "-m", "ruff", "format", "--check", "src", "tests", "bench", "typing_tests", "dev.py")
+    _run(PY, "-m", "mypy", "--strict", "src", "tests", "bench", "typing_tests")
     os.environ.setdefault("NO_MKDOCS_2_WARNING", "1")  # mkdocs-material's end-of-life banner
     with tempfile.TemporaryDirectory() as site:  # the docs site, strict: warnings fail
         _run(PY, "-m", "mkdocs", "build", "--strict", "--quiet", "--site-dir", site)
