@@ -15,12 +15,17 @@ from servicegoals import (
     Action,
     Actor,
     Cadence,
+    ContributorKind,
     Direction,
     Goal,
+    GoalShape,
+    InvalidInput,
     Kpi,
     NotificationSettings,
+    OpenPolicy,
     PermissionDenied,
     Plan,
+    ProductTierPolicy,
     Rule,
     Seat,
     Team,
@@ -227,3 +232,63 @@ def test_creating_a_mixed_goal_needs_a_professional_plan() -> None:
         create(Account(S))
     assert caught.value.rule == MIXING
     assert create(Account(S, P)).created_by == "free"
+
+
+class _Recording:
+    """A policy of a user's own: records what it was asked, refuses deletes."""
+
+    def __init__(self) -> None:
+        self.asked: list[tuple[str, Action, GoalShape | None]] = []
+
+    def check(self, actor: Actor, account: Account, action: Action, goal: GoalShape | None) -> None:
+        self.asked.append((actor.user_id, action, goal))
+        if action is Action.DELETE:
+            raise PermissionDenied("no_deletes", "deleting is switched off")
+
+
+def test_an_account_s_own_policy_replaces_the_product_tiers() -> None:
+    policy = _Recording()
+    account = Account(S, policy=policy)  # Starter: the product's rules would refuse these
+    free = Actor("free", FREE)
+    goal = GOALS["template/mixed"]
+    assert edit_target(free, account, goal, "u1", 7).targets[0][0] is not None
+    with pytest.raises(PermissionDenied) as caught:
+        delete_contributor(free, account, goal, "u1")
+    assert caught.value.rule == "no_deletes"
+    kinds = frozenset({ContributorKind.USER, ContributorKind.TEAM})
+    assert policy.asked == [
+        ("free", ED, GoalShape(CLOSED_TICKETS, kinds)),
+        ("free", D, GoalShape(CLOSED_TICKETS, kinds)),
+    ]
+
+
+def test_creating_asks_the_policy_about_the_goal_it_would_build() -> None:
+    policy = _Recording()
+    created = create_goal(
+        Actor("free", FREE),
+        Account(S, policy=policy),
+        id="g",
+        name="Mixed",
+        kpi=CLOSED_TICKETS,
+        cadence=Cadence.CUSTOM,
+        span=SPAN,
+        contributors=MIXED,
+        created_at=datetime(2025, 12, 1, tzinfo=UTC),
+    )
+    assert created.created_by == "free"
+    shape = GoalShape(CLOSED_TICKETS, frozenset({ContributorKind.USER, ContributorKind.TEAM}))
+    assert policy.asked[-1] == ("free", C, shape)
+
+
+def test_the_open_policy_allows_everything() -> None:
+    account = Account(S, policy=OpenPolicy())
+    for action in Action:
+        check_permission(Actor("free", FREE), account, action, GOALS["template/mixed"])
+    assert is_allowed(Actor("free", FREE), account, D, GOALS["custom/mixed"])
+
+
+def test_a_policy_without_check_is_refused_naming_the_field() -> None:
+    with pytest.raises(InvalidInput) as caught:
+        Account(S, policy="everyone")  # type: ignore[arg-type]
+    assert caught.value.field == "account.policy"
+    assert Account(S).policy == ProductTierPolicy()

@@ -1,22 +1,8 @@
-"""Managing goals: who may do what, finding goals, their details, and edits.
+"""Managing goals: creating, finding, details and edits, each checked first.
 
-Pure: no I/O.  Every management function takes the :class:`Actor` and the
-:class:`Account` and checks the permission policy (:func:`check_permission`) before it
+Pure: no I/O.  Every management function takes the `Actor` and the `Account`
+and asks the account's permission policy (`servicegoals.permissions`) before it
 does anything else, so a refused call has no effect and reveals nothing.
-
-The policy (``docs/managing-goals.md`` has the table):
-
-* everyone may create a goal;
-* listing, viewing details, editing and deleting need a paid seat
-  (rule ``paid_seat``);
-* creating or editing a goal on a service template (the three service KPIs)
-  needs Service Hub Professional or Enterprise (rule ``service_templates``);
-* creating or editing a goal with both user and team contributors needs
-  Professional or Enterprise in the Service or the Sales hub (rule
-  ``mixed_contributors``).
-
-The plan rules guard what a goal may *become*; an account that moved to a
-lower plan can still list, view and delete the goals it has.
 """
 
 from __future__ import annotations
@@ -29,9 +15,9 @@ from typing import Any, NoReturn
 
 from attrs import field, frozen
 
-from ._errors import InvalidInput, NotFound, PermissionDenied
-from ._validate import by_id, text
-from .calendar import AccountSettings, Cadence, Milestone, Period
+from ._validate import by_id
+from .calendar import Cadence, Milestone, Period
+from .errors import InvalidInput, NotFound
 from .goals import (
     Contributor,
     ContributorKind,
@@ -44,173 +30,37 @@ from .goals import (
     User,
 )
 from .kpis import SERVICE_TEMPLATES, Kpi
+from .permissions import (
+    Account,
+    Action,
+    Actor,
+    GoalShape,
+    authorize,
+    check_permission,
+)
+from .permissions import require as _require
 from .status import GoalReport, Progress, Status
 
 __all__ = [
-    "Account",
-    "Action",
-    "Actor",
     "Deletion",
     "GoalDetails",
     "GoalFilter",
     "GoalMatch",
     "MilestoneDetail",
     "MilestoneType",
-    "Plan",
-    "Rule",
-    "Seat",
     "add_contributor",
     "change_pipelines",
-    "check_permission",
     "copy_goal_for",
     "create_goal",
     "delete_contributor",
     "edit_notifications",
     "edit_target",
     "goal_details",
-    "is_allowed",
     "list_goals",
     "milestone_type",
     "rename_goal",
     "select_goals",
 ]
-
-
-# == Permissions ==============================================================
-
-
-class Plan(enum.Enum):
-    """A hub's subscription tier."""
-
-    STARTER = "starter"
-    PROFESSIONAL = "professional"
-    ENTERPRISE = "enterprise"
-
-    @property
-    def professional_or_above(self) -> bool:
-        return self is not Plan.STARTER
-
-
-class Seat(enum.Enum):
-    """A user's seat: paid seats may manage goals, free seats may only create them."""
-
-    PAID = "paid"
-    FREE = "free"
-
-
-class Action(enum.Enum):
-    """What an actor wants to do with goals."""
-
-    CREATE = "create"
-    LIST = "list"
-    VIEW = "view"
-    EDIT = "edit"
-    DELETE = "delete"
-
-
-class Rule(enum.StrEnum):
-    """The rules of the permission policy; :class:`PermissionDenied` names one."""
-
-    PAID_SEAT = "paid_seat"
-    SERVICE_TEMPLATES = "service_templates"
-    MIXED_CONTRIBUTORS = "mixed_contributors"
-
-
-def _require(name: str, kind: type, value: Any) -> None:
-    if not isinstance(value, kind):
-        raise InvalidInput(name, value, f"expected a {kind.__name__}")
-
-
-def _is(kind: type, name: str, *, optional: bool = False) -> Any:
-    """An attrs validator: ``value`` is a ``kind`` (or None when optional)."""
-
-    def validate(instance: Any, attribute: Any, value: Any) -> None:
-        if not (optional and value is None):
-            _require(name, kind, value)
-
-    return validate
-
-
-@frozen
-class Actor:
-    """The user asking, and their seat."""
-
-    user_id: str = field(validator=lambda _, __, v: text("actor.user_id", v))
-    seat: Seat = field(validator=_is(Seat, "actor.seat"))
-
-
-@frozen
-class Account:
-    """An account: its hubs' plans, its calendar and its people.
-
-    ``service_plan`` is the Service Hub's tier and ``sales_plan`` the Sales
-    Hub's (None without one).  ``settings`` fixes new goals' milestones and
-    ``directory`` tells which users are members of which teams.
-    """
-
-    service_plan: Plan = field(validator=_is(Plan, "account.service_plan"))
-    sales_plan: Plan | None = field(
-        default=None, validator=_is(Plan, "account.sales_plan", optional=True)
-    )
-    settings: AccountSettings = field(
-        factory=AccountSettings, validator=_is(AccountSettings, "account.settings")
-    )
-    directory: Directory = field(factory=Directory, validator=_is(Directory, "account.directory"))
-
-
-_VERBS = {
-    Action.CREATE: "creating goals",
-    Action.LIST: "listing goals",
-    Action.VIEW: "viewing goal details",
-    Action.EDIT: "editing goals",
-    Action.DELETE: "deleting goals",
-}
-
-
-def _check_plan(account: Account, kpi: Kpi, kinds: Iterable[ContributorKind]) -> None:
-    if SERVICE_TEMPLATES.get(kpi.key) == kpi and not account.service_plan.professional_or_above:
-        raise PermissionDenied(
-            Rule.SERVICE_TEMPLATES.value,
-            f"the service goal template {kpi.key!r} needs Service Hub Professional or "
-            f"Enterprise; this account has Service Hub {account.service_plan.value}",
-        )
-    mixed = {ContributorKind.USER, ContributorKind.TEAM} <= set(kinds)
-    plans = (account.service_plan, account.sales_plan)
-    if mixed and not any(p is not None and p.professional_or_above for p in plans):
-        raise PermissionDenied(
-            Rule.MIXED_CONTRIBUTORS.value,
-            "a goal with both user and team contributors needs Professional or "
-            "Enterprise in the Service or Sales hub",
-        )
-
-
-def check_permission(
-    actor: Actor, account: Account, action: Action, goal: Goal | None = None
-) -> None:
-    """Raise :class:`PermissionDenied` (naming the rule) unless ``actor`` may do ``action``.
-
-    ``goal`` is the goal acted on (for CREATE and EDIT: the goal as it would
-    be); the plan rules look at its KPI and contributors.
-    """
-    _require("action", Action, action)
-    _require("actor", Actor, actor)
-    _require("account", Account, account)
-    if action is not Action.CREATE and actor.seat is not Seat.PAID:
-        raise PermissionDenied(
-            Rule.PAID_SEAT.value,
-            f"{_VERBS[action]} needs a paid seat; user {actor.user_id!r} has a free seat",
-        )
-    if goal is not None and action in (Action.CREATE, Action.EDIT):
-        _check_plan(account, goal.kpi, (c.kind for c in goal.contributors))
-
-
-def is_allowed(actor: Actor, account: Account, action: Action, goal: Goal | None = None) -> bool:
-    """Whether :func:`check_permission` lets ``actor`` do ``action`` (to show or hide buttons)."""
-    try:
-        check_permission(actor, account, action, goal)
-    except PermissionDenied:
-        return False
-    return True
 
 
 # == Creating =================================================================
@@ -238,9 +88,9 @@ def create_goal(
     for the arguments).
     """
     refs = tuple(Contributor.of(c) for c in contributors)
-    check_permission(actor, account, Action.CREATE)
+    authorize(actor, account, Action.CREATE, None)  # argument and seat errors first
     _require("kpi", Kpi, kpi)
-    _check_plan(account, kpi, (c.kind for c in refs))
+    authorize(actor, account, Action.CREATE, GoalShape.planned(kpi, refs))
     return Goal.create(
         id=id,
         name=name,
@@ -273,8 +123,8 @@ def copy_goal_for(
     Contributors cannot be added to a goal; this is how a new member gets one.
     """
     ref = Contributor.of(contributor)
-    check_permission(actor, account, Action.CREATE)
-    _check_plan(account, goal.kpi, (ref.kind,))
+    authorize(actor, account, Action.CREATE, None)
+    authorize(actor, account, Action.CREATE, GoalShape.planned(goal.kpi, (ref,)))
     return goal.copy_for(
         ref, id=id, targets=targets, created_at=created_at, created_by=actor.user_id
     )
