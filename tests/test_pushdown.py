@@ -53,7 +53,7 @@ TRICKY_DIRECTORY = Directory(
     ],
 )
 
-Account = tuple[Directory | None, list[Goal], list[Ticket]]
+Account = tuple[Directory | None, list[Goal], list[Ticket], datetime | None]
 
 
 @st.composite
@@ -79,7 +79,23 @@ def accounts(draw: st.DrawFn) -> Account:
             found[t.id] = t
         for t in _aimed(draw, g, directory):
             found[t.id] = t
-    return (directory if draw(st.booleans()) else None), drawn, list(found.values())
+    return (
+        (directory if draw(st.booleans()) else None),
+        drawn,
+        list(found.values()),
+        draw(as_of_instants(drawn, list(found.values()))),
+    )
+
+
+def as_of_instants(drawn: list[Goal], items: list[Ticket]) -> st.SearchStrategy[datetime | None]:
+    """None (every event), or an instant near a ticket's event, a bound or anywhere in a span."""
+    events = [e for t in items for e in (t.first_response_us, t.closed_us) if e is not None]
+    bounds = [m.period.start_us for g in drawn for m in g.milestones]
+    spans = st.sampled_from(drawn).flatmap(
+        lambda g: st.integers(g.span.start_us - 10**9, g.span.end_us + 10**9)
+    )
+    near = st.sampled_from(events + bounds).flatmap(lambda e: st.sampled_from([e - 1, e, e + 1]))
+    return st.none() | st.one_of(near, spans).map(from_us)
 
 
 def _vary_pipelines(draw: st.DrawFn, goal: Goal, pipelines: tuple[str, ...]) -> Goal:
@@ -126,12 +142,12 @@ def _aimed(draw: st.DrawFn, goal: Goal, directory: Directory) -> Iterator[Ticket
 
 
 def check(source: AggregatingSource, account: Account) -> None:
-    directory, drawn, items = account
-    expected = measure(drawn, items, directory=directory)
-    assert source.measure(drawn, directory=directory) == expected
+    directory, drawn, items, at = account
+    expected = measure(drawn, items, directory=directory, at=at)
+    assert source.measure(drawn, directory=directory, at=at) == expected
     # And the narrow query yields every ticket that counts.
     query = TicketQuery.for_goals(drawn, directory)
-    assert measure(drawn, source.tickets(query), directory=directory) == expected
+    assert measure(drawn, source.tickets(query), directory=directory, at=at) == expected
 
 
 def scratch() -> tempfile.TemporaryDirectory[str]:
@@ -154,9 +170,11 @@ def test_sqlite_push_down_equals_measure(account: Account, up_to: int) -> None:
     with scratch() as tmp:
         SqliteSource.create(Path(tmp) / "t.db").add_tickets(account[2])
         check(SqliteSource(Path(tmp) / "t.db", milestone_queries_up_to=up_to), account)
-    directory, drawn, items = account
+    directory, drawn, items, at = account
     kept = InMemorySource(items).tickets(TicketQuery.for_goals(drawn, directory))
-    assert measure(drawn, kept, directory=directory) == measure(drawn, items, directory=directory)
+    expected = measure(drawn, items, directory=directory, at=at)
+    assert measure(drawn, kept, directory=directory, at=at) == expected
+    assert InMemorySource(items).measure(drawn, directory=directory, at=at) == expected
 
 
 @fewer(4)

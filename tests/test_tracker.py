@@ -191,10 +191,14 @@ class PushDownOnly:
         raise AssertionError("the tracker should have used measure()")
 
     def measure(
-        self, goals: Iterable[Goal], *, directory: Directory | None = None
+        self,
+        goals: Iterable[Goal],
+        *,
+        directory: Directory | None = None,
+        at: datetime | None = None,
     ) -> dict[CellKey, Measurement]:
         self.calls += 1
-        return measure(goals, self.inner.tickets(), directory=directory)
+        return measure(goals, self.inner.tickets(), directory=directory, at=at)
 
 
 def test_the_tracker_prefers_push_down(tmp_path: Path) -> None:

@@ -621,29 +621,29 @@ def _sqlite_path(url: str) -> Path | None:
 
 
 def _measure_tickets(
-    spec: str, goals: Sequence[Goal], args: argparse.Namespace
+    spec: str, goals: Sequence[Goal], args: argparse.Namespace, at: datetime
 ) -> dict[CellKey, Measurement]:
-    """Measure ``goals`` from a CSV file, an SQLite file or a database URL."""
+    """Measure ``goals`` as of ``at`` from a CSV file, an SQLite file or a database URL."""
     if "://" in spec:
         path = _sqlite_path(spec)
         if path is None:
-            return _measure_url(spec, goals)
+            return _measure_url(spec, goals, at)
         _must_exist("--tickets", path)
-        return SqliteSource(path).measure(goals)
+        return SqliteSource(path).measure(goals, at=at)
     path = Path(spec)
     _must_exist("--tickets", path)
     if _is_sqlite(path):
-        return SqliteSource(path).measure(goals)
+        return SqliteSource(path).measure(goals, at=at)
     source = CsvSource(path, on_error="skip" if args.skip_bad_rows else "raise")
     with _Progress("reading tickets", enabled=not args.quiet) as progress:
-        measured = measure(goals, progress.wrap(source.tickets()))
+        measured = measure(goals, progress.wrap(source.tickets()), at=at)
     if source.skipped:
         _, message = source.skipped[0]
         _warn(f"skipped {source.skipped_count} bad row(s); the first: {message}")
     return measured
 
 
-def _measure_url(url: str, goals: Sequence[Goal]) -> dict[CellKey, Measurement]:
+def _measure_url(url: str, goals: Sequence[Goal], at: datetime) -> dict[CellKey, Measurement]:
     if importlib.util.find_spec("sqlalchemy") is None:
         raise InvalidInput(
             "--tickets", url, "a database URL needs the extra: pip install 'servicegoals[sql]'"
@@ -651,7 +651,7 @@ def _measure_url(url: str, goals: Sequence[Goal]) -> dict[CellKey, Measurement]:
     from .sql import SqlAlchemySource
 
     with SqlAlchemySource(url) as source:
-        return source.measure(goals)
+        return source.measure(goals, at=at)
 
 
 def _must_exist(option: str, path: Path) -> None:
@@ -899,7 +899,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     at = _default(args.as_of, _now)
     goals = load_goals(args.goals)
     goal_filter = _goal_filter(args, _file_settings(Path(args.goals)))
-    measured = _measure_tickets(args.tickets, goals, args)
+    measured = _measure_tickets(args.tickets, goals, args, at)
     reports = [evaluate(goal, measured, at=at) for goal in goals]
     sections = []
     for match in select_goals(goals, reports, goal_filter):

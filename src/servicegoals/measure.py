@@ -9,16 +9,17 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import TypeAlias
 
 from attrs import frozen
 
 from ._errors import InvalidInput
-from ._validate import by_id
+from ._validate import aware, by_id, to_us
 from .goals import ContributorKind, Directory, Goal
 from .kpis import Measurement, Ticket, TicketEvent, Unit
 
-__all__ = ["CellKey", "CellPlan", "Measurements", "measure", "plan_cells"]
+__all__ = ["CellKey", "CellPlan", "Measurements", "as_of_limit", "measure", "plan_cells"]
 
 #: ``(goal_id, contributor_id, milestone_index)``
 CellKey: TypeAlias = tuple[str, str, int]
@@ -88,6 +89,15 @@ def plan_cells(goals: Iterable[Goal], directory: Directory | None = None) -> tup
     return tuple(plans)
 
 
+def as_of_limit(at: datetime | None) -> int | None:
+    """The first epoch microsecond after ``at``: events from it on have not happened.
+
+    None (every event known) for ``at=None``; a naive or non-datetime ``at``
+    raises `InvalidInput`.
+    """
+    return None if at is None else to_us(aware("at", at)) + 1
+
+
 class _Cells:
     """Mutable accumulators of one plan, laid out for the hot loop.
 
@@ -110,11 +120,13 @@ class _Cells:
         "totals",
     )
 
-    def __init__(self, plan: CellPlan) -> None:
+    def __init__(self, plan: CellPlan, limit: int | None) -> None:
         n = len(plan.bounds) - 1
         self.inner = plan.bounds[1:-1]
         self.start = plan.bounds[0]
-        self.end = plan.bounds[-1]
+        # As of an instant, later events have not happened: the same test as
+        # the span's end, so the loop pays nothing for it.
+        self.end = plan.bounds[-1] if limit is None else min(plan.bounds[-1], limit)
         self.closed = plan.event is TicketEvent.CLOSED
         self.duration = plan.duration
         uniform = len(set(plan.pipelines)) == 1
@@ -125,17 +137,24 @@ class _Cells:
 
 
 def measure(
-    goals: Iterable[Goal], tickets: Iterable[Ticket], *, directory: Directory | None = None
+    goals: Iterable[Goal],
+    tickets: Iterable[Ticket],
+    *,
+    directory: Directory | None = None,
+    at: datetime | None = None,
 ) -> dict[CellKey, Measurement]:
     """The measurement of every (goal, contributor, milestone) cell of ``goals``.
 
     Reads ``tickets`` once, in any order.  Every cell has an entry, with or
     without a target; cells without tickets measure ``Measurement(0, 0)``.
     ``directory`` supplies the team tree; without it a team contributor gets
-    only tickets of that exact team.
+    only tickets of that exact team.  With ``at``, only events at or before
+    ``at`` count: a ticket closed after it is open, a response after it has
+    not happened (None: every event known).
     """
+    limit = as_of_limit(at)
     plans = plan_cells(goals, directory)
-    cells = [_Cells(p) for p in plans]
+    cells = [_Cells(p, limit) for p in plans]
     by_owner: dict[str | None, list[_Cells]] = {}
     by_team: dict[str | None, list[_Cells]] = {}
     for plan, cell in zip(plans, cells, strict=True):
@@ -163,20 +182,20 @@ def measure(
             responded = ticket.first_response_us
             pipeline = ticket.pipeline
             for cell in hits:
-                at = closed if cell.closed else responded
-                if at is None or at < cell.start or at >= cell.end:
+                when = closed if cell.closed else responded
+                if when is None or when < cell.start or when >= cell.end:
                     continue
                 allowed = cell.allowed
                 if allowed is not None and pipeline not in allowed:
                     continue
-                j = bisect_right(cell.inner, at)
+                j = bisect_right(cell.inner, when)
                 if cell.by_milestone is not None:
                     allowed = cell.by_milestone[j]
                     if allowed is not None and pipeline not in allowed:
                         continue
                 cell.counts[j] += 1
                 if cell.duration:
-                    cell.totals[j] += at - ticket.created_us
+                    cell.totals[j] += when - ticket.created_us
     except AttributeError:
         # Duck typing keeps the loop fast; report a non-ticket clearly, but let an
         # AttributeError raised inside the caller's own generator pass through.

@@ -33,7 +33,7 @@ from ._validate import by_id, from_us, integer, text
 from .calendar import Period
 from .goals import ContributorKind, Directory, Goal
 from .kpis import Measurement, Ticket
-from .measure import CellKey, CellPlan, plan_cells
+from .measure import CellKey, CellPlan, as_of_limit, measure, plan_cells
 
 __all__ = [
     "CSV_COLUMNS",
@@ -173,13 +173,18 @@ class TicketSource(Protocol):
 class AggregatingSource(TicketSource, Protocol):
     """A source that measures where its data lives (aggregate push-down).
 
-    ``measure(goals, directory=d)`` must equal
-    ``servicegoals.measure(goals, source.tickets(), directory=d)``: every cell,
-    zeros included.
+    ``measure(goals, directory=d, at=a)`` must equal
+    ``servicegoals.measure(goals, source.tickets(), directory=d, at=a)``: every
+    cell, zeros included, counting only events at or before ``a`` (every event
+    when ``a`` is None).
     """
 
     def measure(
-        self, goals: Iterable[Goal], *, directory: Directory | None = None
+        self,
+        goals: Iterable[Goal],
+        *,
+        directory: Directory | None = None,
+        at: datetime | None = None,
     ) -> dict[CellKey, Measurement]: ...
 
 
@@ -270,6 +275,16 @@ class InMemorySource:
         if query is None:
             return iter(self._tickets)
         return (t for t in self._tickets if query.matches(t))
+
+    def measure(
+        self,
+        goals: Iterable[Goal],
+        *,
+        directory: Directory | None = None,
+        at: datetime | None = None,
+    ) -> dict[CellKey, Measurement]:
+        """What `servicegoals.measure` returns for the held tickets."""
+        return measure(goals, self._tickets, directory=directory, at=at)
 
 
 # -- CSV -------------------------------------------------------------------------------
@@ -477,10 +492,12 @@ class AggregateQuery:
     """One aggregate query of a push-down.
 
     Over tickets whose ``column`` (``owner_id`` or ``team_id``) is one of
-    ``match_ids`` and whose ``event`` column lies in ``[bounds[0], bounds[-1])``,
-    in ``pipelines`` (None: any), group by ``column``, the milestone index ``j``
+    ``match_ids`` and whose ``event`` column lies in ``[bounds[0], end)``, in
+    ``pipelines`` (None: any), group by ``column``, the milestone index ``j``
     with ``bounds[j] <= event < bounds[j + 1]`` and, when ``by_pipeline``, the
-    pipeline; return the count and the sum of ``event - created_at``.
+    pipeline; return the count and the sum of ``event - created_at``.  ``end``
+    is ``bounds[-1]``, or earlier when measuring as of an instant (``limit``,
+    the first microsecond after it).
     """
 
     column: str
@@ -489,11 +506,18 @@ class AggregateQuery:
     match_ids: tuple[str, ...]
     pipelines: tuple[str, ...] | None
     by_pipeline: bool
+    limit: int | None = None
 
     @property
     def milestones(self) -> int:
         """How many milestones the bounds make."""
         return len(self.bounds) - 1
+
+    @property
+    def end(self) -> int:
+        """The first event instant that does not count (epoch µs)."""
+        end = self.bounds[-1]
+        return end if self.limit is None else min(end, self.limit)
 
 
 def _column(plan: CellPlan) -> str:
@@ -512,7 +536,14 @@ class PushDownPlan:
     then take :meth:`result`.
     """
 
-    def __init__(self, goals: Iterable[Goal], directory: Directory | None = None) -> None:
+    def __init__(
+        self,
+        goals: Iterable[Goal],
+        directory: Directory | None = None,
+        *,
+        at: datetime | None = None,
+    ) -> None:
+        limit = as_of_limit(at)
         self._plans = plan_cells(goals, directory)
         # key: (column, event, bounds, varies, the one pipeline set when it does not)
         groups: dict[tuple[Any, ...], list[int]] = {}
@@ -533,7 +564,9 @@ class PushDownPlan:
             named = [s for s in sets if s is not None]
             pipelines = None if None in sets else tuple(sorted(set().union(*named)))
             queries.append(
-                AggregateQuery(column, event, bounds, tuple(sorted(by_id)), pipelines, varies)
+                AggregateQuery(
+                    column, event, bounds, tuple(sorted(by_id)), pipelines, varies, limit
+                )
             )
             self._members.append(by_id)
         self.queries: tuple[AggregateQuery, ...] = tuple(queries)
@@ -640,8 +673,9 @@ def _aggregate_sql(
         where += [f"{event} >= :start", f"{event} < :end"]
     else:
         bucket = _bucket_sql(event, 0, n)
-        where += [f"{event} >= :b0", f"{event} < :b{n}"]
-        params.update((f"b{j}", b) for j, b in enumerate(query.bounds))
+        where += [f"{event} >= :b0", f"{event} < :end"]
+        params.update((f"b{j}", b) for j, b in enumerate(query.bounds[:-1]))
+        params["end"] = query.end
     if query.pipelines is not None:
         where.append(f"pipeline {_IN_JSON.format('pipelines')}")
         params["pipelines"] = json.dumps(query.pipelines)
@@ -660,9 +694,11 @@ def _run_aggregate(
     if not by_milestone:
         return connection.execute(sql, params).fetchall()
     rows: list[Any] = []
-    bounds = query.bounds
+    bounds, end = query.bounds, query.end
     for j in range(query.milestones):
-        params.update(j=j, start=bounds[j], end=bounds[j + 1])
+        if bounds[j] >= end:  # this milestone starts after the as-of instant
+            break
+        params.update(j=j, start=bounds[j], end=min(bounds[j + 1], end))
         rows += connection.execute(sql, params).fetchall()
     return rows
 
@@ -817,10 +853,14 @@ class SqliteSource:
             connection.close()
 
     def measure(
-        self, goals: Iterable[Goal], *, directory: Directory | None = None
+        self,
+        goals: Iterable[Goal],
+        *,
+        directory: Directory | None = None,
+        at: datetime | None = None,
     ) -> dict[CellKey, Measurement]:
         """What :func:`servicegoals.measure` returns, aggregated in the database."""
-        plan = PushDownPlan(goals, directory)
+        plan = PushDownPlan(goals, directory, at=at)
         connection = self._connect()
         try:
             for index, query in enumerate(plan.queries):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from datetime import datetime
 from types import TracebackType
 from typing import Any
 
@@ -236,10 +237,14 @@ class SqlAlchemySource:
             raise DataSourceError(f"{self.name}: cannot read tickets: {_reason(exc)}") from None
 
     def measure(
-        self, goals: Iterable[Goal], *, directory: Directory | None = None
+        self,
+        goals: Iterable[Goal],
+        *,
+        directory: Directory | None = None,
+        at: datetime | None = None,
     ) -> dict[CellKey, Measurement]:
         """What :func:`servicegoals.measure` returns, aggregated in the database."""
-        plan = PushDownPlan(goals, directory)
+        plan = PushDownPlan(goals, directory, at=at)
         try:
             with self._engine.connect() as connection:
                 for index, query in enumerate(plan.queries):
@@ -269,7 +274,7 @@ class SqlAlchemySource:
         ]
         if query.by_pipeline:
             columns.append(t.c.pipeline.label("p"))
-        where = [event >= query.bounds[0], event < query.bounds[-1]]
+        where = [event >= query.bounds[0], event < query.end]
         if len(query.match_ids) <= _MAX_IN:
             where.append(key.in_(query.match_ids))
         if query.pipelines is not None:

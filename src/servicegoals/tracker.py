@@ -155,15 +155,17 @@ class Tracker:
         last = self.store.last_refresh()
         return last is None or aware("now", now) >= last + self.refresh_interval
 
-    def measure(self, goals: Iterable[Goal]) -> dict[CellKey, Measurement]:
-        """Measure ``goals``: in the source when it aggregates, else ticket by ticket."""
+    def measure(
+        self, goals: Iterable[Goal], *, at: datetime | None = None
+    ) -> dict[CellKey, Measurement]:
+        """Measure ``goals`` as of ``at``: in the source when it aggregates, else one by one."""
         chosen = tuple(goals)
         if not chosen:
             return {}
         if isinstance(self.source, AggregatingSource):
-            return self.source.measure(chosen, directory=self.directory)
+            return self.source.measure(chosen, directory=self.directory, at=at)
         query = TicketQuery.for_goals(chosen, self.directory)
-        return measure(chosen, self.source.tickets(query), directory=self.directory)
+        return measure(chosen, self.source.tickets(query), directory=self.directory, at=at)
 
     def refresh(self, now: datetime, *, force: bool = False) -> RefreshSummary:
         """Refresh every goal at ``now`` if the interval has passed (or ``force``).
@@ -177,7 +179,7 @@ class Tracker:
         if not force and not self.due(now):
             return RefreshSummary(now, True, (), (), 0, self.deliver(now))
         goals = self.store.goals()
-        measured = self.measure(goals)
+        measured = self.measure(goals, at=now)
         reports: list[GoalReport] = []
         planned: list[Notification] = []
         for goal in goals:
