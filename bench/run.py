@@ -8,6 +8,8 @@
 3. Calendar: milestones for 10,000 goals of every cadence in random time zones.
 4. Equality: our measurements equal the pandas baseline's (and DuckDB's
    aggregates SQLite's) exactly; any difference fails the run (exit status 1).
+5. Store size: an SQLite store after 1,000 hourly refreshes, with and without
+   retention (bench.retention).
 
 Each target is printed with PASS or MISS; a MISS is a finding, not a failure.
 ``docs/performance.md`` explains the method and keeps the latest figures.
@@ -33,7 +35,7 @@ from attrs import frozen
 
 from servicegoals import Directory, Goal
 
-from . import baseline, pushdown, workload
+from . import baseline, pushdown, retention, workload
 from .baseline import Cells
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -262,6 +264,22 @@ def calendar(plan: Plan, seed: int) -> float:
     return float(goals / seconds)
 
 
+def store_size(quick: bool, seed: int) -> None:
+    say()
+    goals, contributors = retention.QUICK if quick else retention.FULL
+    say(
+        f"5. Store size: an SQLite store after hourly refreshes of {goals} of the account's "
+        f"goals x {contributors} contributors (in a fresh process)"
+    )
+    found = _child("retention", goals=goals, contributors=contributors, seed=seed)
+    marks = found["checkpoints"]
+    rows = [
+        (name, *(f"{size / 2**20:.1f}" for size in sizes), _n(found["snapshots"][name]))
+        for name, sizes in found["sizes"].items()
+    ]
+    table(("retention", *(f"MiB after {n:,}" for n in marks), "snapshots kept"), rows)
+
+
 def checks(
     plan: Plan, memory: dict[int, dict[str, Any]], pushed: dict[str, float], goals_per_s: float
 ) -> list[Check]:
@@ -332,6 +350,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     say()
     say("4. Equality: every size and the push-down equal the pandas baseline exactly: PASS")
+    store_size(args.quick, seed)
     say(f"load average at the end: {os.getloadavg()[0]:.2f} (a busy machine lowers every figure)")
     say()
     quick = " (quick run: smaller sizes; the targets are judged on a full run)"

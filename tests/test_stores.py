@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import subprocess
@@ -11,6 +12,7 @@ import textwrap
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -37,6 +39,7 @@ from servicegoals.stores import (
     SCHEMA_VERSION,
     InMemoryStore,
     OutboxState,
+    Retention,
     SqliteStore,
     Store,
 )
@@ -385,12 +388,17 @@ CRASH = textwrap.dedent(
 )
 
 
+def child_env() -> dict[str, str]:
+    """The environment of a child Python: these tests, then the library under test."""
+    paths = [str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")]
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p)}
+
+
 def test_a_process_crash_mid_transaction_leaves_nothing_half_written(tmp_path: Path) -> None:
     path = tmp_path / "crash.db"
-    tests = str(Path(__file__).parent)
     done = subprocess.run(
         [sys.executable, "-c", CRASH, str(path)],
-        env={**os.environ, "PYTHONPATH": tests},
+        env=child_env(),
         capture_output=True,
         text=True,
         check=False,
@@ -401,3 +409,187 @@ def test_a_process_crash_mid_transaction_leaves_nothing_half_written(tmp_path: P
         assert reopened.report("g1") is None
         assert reopened.outbox() == ()
         assert reopened.last_refresh() is None
+
+
+# -- hardening (issue 16) ----------------------------------------------------------
+
+
+def test_the_first_snapshot_at_an_instant_wins_a_refresh(store: Store) -> None:
+    g = goal()
+    store.save_goal(g)
+    first, second = report(g, T0, closed=1), report(g, T0, closed=3)
+    store.commit_refresh(T0, [first], [], ["email"])
+    store.commit_refresh(T0, [second], [], ["email"])
+    assert store.report_times("g1") == (T0,)
+    assert store.report("g1") == first
+
+
+DAILY = [datetime(2026, 1, 1, 12, tzinfo=UTC) + timedelta(days=i) for i in range(90)]
+
+
+def keep_every(kind: str, tmp_path: Path, retention: Retention) -> Store:
+    if kind == "memory":
+        return InMemoryStore(retention=retention)
+    return SqliteStore(tmp_path / f"{retention.days}.db", retention=retention)
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+def test_retention_keeps_recent_days_and_milestone_ends(kind: str, tmp_path: Path) -> None:
+    g = goal()
+    pruned, full = (
+        keep_every(kind, tmp_path, Retention(days=7)),
+        keep_every(kind, tmp_path, Retention(days=None)),
+    )
+    for s in (pruned, full):
+        s.save_goal(g)
+        for i, day in enumerate(DAILY):
+            s.commit_refresh(day, [report(g, day, closed=i % 5)], [], ["email"])
+    last = DAILY[-1]
+    kept = pruned.report_times("g1")
+    assert full.report_times("g1") == tuple(DAILY)
+    assert len(kept) <= 7 + 1 + 3  # the last 7 days, the one before, one per milestone end
+    # "What was the status on date X" answers as before for the last 7 days and
+    # at every milestone end.
+    recent = [last - timedelta(hours=h) for h in range(0, 7 * 24 + 1, 5)]
+    ends = [m.period.end for m in g.milestones]
+    for x in [*recent, *ends, *(e - timedelta(microseconds=1) for e in ends)]:
+        assert pruned.report("g1", as_of=x) == full.report("g1", as_of=x), x
+    assert pruned.report("g1") == full.report("g1")
+    # Milestone ends keep their latest snapshot at or before the end.
+    assert {max(t for t in DAILY if t <= e) for e in ends if e <= last - timedelta(days=7)} <= set(
+        kept
+    )
+    pruned.close()
+    full.close()
+
+
+def test_retention_is_checked() -> None:
+    assert Retention().days == 30
+    for wrong in (-1, 1.5, "30", True):
+        with pytest.raises(InvalidInput, match="days"):
+            Retention(days=wrong)
+    with pytest.raises(InvalidInput, match="retention"):
+        InMemoryStore(retention=30)  # type: ignore[arg-type]
+
+
+def test_a_huge_error_text_is_stored_shortened(store: Store) -> None:
+    store.save_goal(goal())
+    store.enqueue([notification()], ["email"], T0)
+    (claim,) = store.claim(T0)
+    store.mark_failed(claim, T0, "boom " * 1_000_000, T0 + HOUR)
+    (entry,) = store.outbox()
+    assert entry.last_error is not None
+    assert len(entry.last_error) == 1_000
+    assert entry.last_error.startswith("boom boom")
+    assert entry.last_error.endswith("... [shortened from 5,000,000 characters]")
+
+
+@pytest.mark.parametrize("table", ["goals", "reports"])
+def test_a_damaged_row_raises_store_error_naming_the_file(tmp_path: Path, table: str) -> None:
+    path = tmp_path / "damaged.db"
+    with SqliteStore(path) as made:
+        made.save_goal(goal())
+        made.save_report(report(goal(), T0))
+    raw = sqlite3.connect(path)
+    raw.execute(f"UPDATE {table} SET data = '{{not json'")
+    raw.commit()
+    raw.close()
+    with (
+        SqliteStore(path) as reopened,
+        pytest.raises(StoreError, match=rf"damaged\.db: {table}\[.*not JSON"),
+    ):
+        reopened.goals() if table == "goals" else reopened.report("g1")
+
+
+def test_a_read_only_store_reads_and_refuses_writes_by_name(tmp_path: Path) -> None:
+    path = tmp_path / "ro.db"
+    with SqliteStore(path) as made:
+        made.save_goal(goal())
+        made.save_report(report(goal(), T0))
+    with SqliteStore(path, read_only=True) as ro:
+        assert ro.read_only
+        assert ro.report("g1") == report(goal(), T0)
+        assert [g.id for g in ro.goals()] == ["g1"]
+        for write in (
+            lambda: ro.save_goal(goal("g2")),
+            lambda: ro.commit_refresh(T0 + HOUR, [], [], ["email"]),
+            lambda: ro.claim(T0),
+        ):
+            with pytest.raises(StoreError, match=r"ro\.db: the store is read-only"):
+                write()
+    with pytest.raises(InvalidInput, match="read_only"):
+        SqliteStore(path, read_only="yes")  # type: ignore[arg-type]
+
+
+READ_ONLY_CHILD = textwrap.dedent(
+    """
+    import json, sys
+    from servicegoals.stores import SqliteStore
+    from servicegoals import StoreError
+    import test_stores as t
+
+    store = SqliteStore(sys.argv[1])
+    found = {"read_only": store.read_only, "goals": [g.id for g in store.goals()],
+             "report": store.report("g1") == t.report(t.goal(), t.T0)}
+    try:
+        store.save_goal(t.goal("g2"))
+    except StoreError as exc:
+        found["error"] = str(exc)
+    print(json.dumps(found))
+    """
+)
+
+
+def as_reader(command: list[str], **options: Any) -> subprocess.CompletedProcess[str]:
+    """Run ``command`` as a user who cannot write the files (root writes anything)."""
+    prefix = ["runuser", "-u", "nobody", "--"] if os.geteuid() == 0 else []
+    return subprocess.run(
+        [*prefix, *command], capture_output=True, text=True, check=False, **options
+    )
+
+
+@pytest.fixture
+def read_only_folder() -> Iterator[Path]:
+    folder = Path(tempfile.mkdtemp(prefix="servicegoals-ro-"))
+    os.chmod(folder, 0o755)
+    yield folder
+    os.chmod(folder, 0o755)
+    for child in folder.iterdir():
+        child.unlink()
+    folder.rmdir()
+
+
+def test_a_file_this_process_cannot_write_opens_read_only(read_only_folder: Path) -> None:
+    path = read_only_folder / "shared.db"
+    with SqliteStore(path) as made:
+        made.save_goal(goal())
+        made.save_report(report(goal(), T0))
+    os.chmod(path, 0o444)
+    os.chmod(read_only_folder, 0o555)
+    done = as_reader([sys.executable, "-c", READ_ONLY_CHILD, str(path)], env=child_env(), cwd="/")
+    assert done.returncode == 0, done.stderr
+    found = json.loads(done.stdout)
+    assert found["read_only"] is True
+    assert found["goals"] == ["g1"]
+    assert found["report"] is True
+    assert found["error"].startswith(f"{path}: the store is read-only")
+
+
+def test_the_cli_lists_a_read_only_workspace_and_refuses_to_refresh_it(
+    read_only_folder: Path,
+) -> None:
+    path = read_only_folder / "workspace.db"
+    cli = [sys.executable, "-m", "servicegoals"]
+    made = subprocess.run([*cli, "demo", "--db", str(path)], capture_output=True, check=False)
+    assert made.returncode == 0, made.stderr
+    os.chmod(path, 0o444)
+    os.chmod(read_only_folder, 0o555)
+    listed = as_reader([*cli, "goals", "list", "--db", str(path)], env=child_env(), cwd="/")
+    assert listed.returncode == 0, listed.stderr
+    assert "Contributor" in listed.stdout
+    refreshed = as_reader([*cli, "refresh", "--db", str(path)], env=child_env(), cwd="/")
+    assert refreshed.returncode == 2
+    assert refreshed.stderr.strip().endswith(
+        f"{path}: the store is read-only (this process "
+        "cannot write the file or its folder); nothing was changed"
+    )

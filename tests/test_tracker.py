@@ -445,3 +445,108 @@ def test_trackers_in_processes_on_one_file_never_deliver_twice(tmp_path: Path) -
     assert len(sent) == len(set(sent)) == 12 * 3
     with SqliteStore(path) as check:
         assert set(sent) == {e.key for e in check.outbox(OutboxState.DELIVERED)}
+
+
+# -- hardening (issue 16) ------------------------------------------------------------
+
+
+def test_refreshing_twice_at_one_instant_stores_nothing_new(store: Store) -> None:
+    d = people()
+    store.save_goal(goal(d))
+    january_end = datetime(2026, 2, 1, tzinfo=UTC)  # January's milestone ends right now
+    first = tracker(store, d, january(d)).refresh(january_end)
+    again = tracker(store, d, january(d), refresh_interval=timedelta(0))
+    second = again.refresh(january_end, force=True)
+    assert second.reports == first.reports
+    assert all(r.frozen is None for r in second.reports[0].rows if r.milestone_index == 0)
+    assert (second.planned, second.enqueued) == ((), 0)
+    assert store.report_times("g1") == (january_end,)
+    assert store.report("g1") == first.reports[0]
+    assert len(store.outbox()) == len(first.planned)
+
+
+def test_a_goal_added_since_the_refresh_at_an_instant_is_refreshed_then(store: Store) -> None:
+    d = people(1)
+    store.save_goal(goal(d))
+    t = tracker(store, d, january(d))
+    first = t.refresh(FEB_1)
+    store.save_goal(goal(d, "g2"))
+    second = t.refresh(FEB_1, force=True)
+    assert [r.goal_id for r in second.reports] == ["g1", "g2"]
+    assert second.reports[0] == first.reports[0]
+    assert {n.goal_id for n in second.planned} == {"g2"}
+    assert store.report_times("g2") == (FEB_1,)
+
+
+class HangingNotifier(CapturingNotifier):
+    """Hangs in `send` until released (or 10 s pass: then it delivers)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = threading.Event()
+
+    def send(self, notification: Notification) -> None:
+        self.release.wait(10)
+        super().send(notification)
+
+
+def test_a_hanging_send_fails_at_the_deadline_and_waits_for_the_lease(store: Store) -> None:
+    d = people(1)
+    store.save_goal(goal(d))
+    hanging = HangingNotifier()
+    lease = timedelta(minutes=10)
+    t = tracker(store, d, [], hanging, lease=lease, delivery_deadline=timedelta(milliseconds=100))
+    try:
+        summary = t.refresh(at(1, 10))  # one notification: the milestone started
+    finally:
+        hanging.release.set()
+    assert summary.delivery == DeliverySummary(failed=1)
+    (entry,) = store.outbox()
+    assert entry.state is OutboxState.PENDING
+    assert entry.attempts == 1
+    assert entry.last_error is not None
+    assert entry.last_error.startswith("DeliveryTimeout: ")
+    assert entry.next_attempt_at == at(1, 10) + lease  # not at the 1-minute back-off
+
+
+def test_the_delivery_deadline_is_checked() -> None:
+    d = people(1)
+    for wrong in (timedelta(0), timedelta(minutes=6), 5):
+        with pytest.raises(InvalidInput, match="delivery_deadline"):
+            tracker(InMemoryStore(), d, delivery_deadline=wrong)
+
+
+class Unprintable(Exception):
+    def __str__(self) -> str:
+        raise RuntimeError("no text for you")
+
+
+class BrokenNotifier(CapturingNotifier):
+    def __init__(self, error: Exception) -> None:
+        super().__init__()
+        self.error = error
+
+    def send(self, notification: Notification) -> None:
+        raise self.error
+
+
+def test_an_error_whose_text_cannot_be_shown_is_recorded_safely(store: Store) -> None:
+    d = people(1)
+    store.save_goal(goal(d))
+    t = tracker(store, d, [], BrokenNotifier(Unprintable()))
+    assert t.refresh(at(1, 10)).delivery == DeliverySummary(failed=1)
+    (entry,) = store.outbox()
+    assert entry.last_error == "Unprintable: <the error's text could not be shown>"
+
+
+def test_a_huge_error_text_is_stored_shortened(store: Store) -> None:
+    from servicegoals import DeliveryError
+
+    d = people(1)
+    store.save_goal(goal(d))
+    t = tracker(store, d, [], BrokenNotifier(DeliveryError("x" * 5_000_000)))
+    assert t.refresh(at(1, 10)).delivery == DeliverySummary(failed=1)
+    (entry,) = store.outbox()
+    assert entry.last_error is not None
+    assert len(entry.last_error) == 1_000
+    assert entry.last_error.endswith("... [shortened from 5,000,015 characters]")

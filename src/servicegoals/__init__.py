@@ -106,8 +106,8 @@ from .sources import (
     TicketSource,
 )
 from .status import FrozenReason, GoalReport, Progress, Score, Status, evaluate, score
-from .stores import Claim, InMemoryStore, OutboxEntry, OutboxState, SqliteStore, Store
-from .tracker import DeliverySummary, RefreshSummary, Tracker
+from .stores import Claim, InMemoryStore, OutboxEntry, OutboxState, Retention, SqliteStore, Store
+from .tracker import DeliverySummary, DeliveryTimeout, RefreshSummary, Tracker
 
 __version__ = "0.1.0"
 
@@ -133,6 +133,7 @@ __all__ = [
     "Deletion",
     "DeliveryError",
     "DeliverySummary",
+    "DeliveryTimeout",
     "Direction",
     "Directory",
     "FrozenReason",
@@ -169,6 +170,7 @@ __all__ = [
     "ProductTierPolicy",
     "Progress",
     "RefreshSummary",
+    "Retention",
     "Rule",
     "Score",
     "Seat",

@@ -47,7 +47,7 @@ from .measure import CellKey, measure
 from .notifiers import LoggingNotifier
 from .sources import CsvSource, SqliteSource
 from .status import GoalReport, Progress, Status, evaluate
-from .stores import SqliteStore
+from .stores import SqliteStore, open_read_only
 from .tracker import RefreshSummary, Tracker
 
 __all__ = ["EXIT_ERROR", "EXIT_INTERNAL", "JSON_VERSION", "main"]
@@ -733,7 +733,7 @@ def read_workspace(path: Path) -> Workspace:
     if not _is_sqlite(path):
         raise InvalidInput("--db", str(path), not_one)
     try:
-        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        db = open_read_only(path)  # also reads a WAL file in a folder we cannot write
         try:
             found = dict(db.execute("SELECT key, data FROM workspace").fetchall())
         finally:
@@ -752,6 +752,7 @@ def read_workspace(path: Path) -> Workspace:
 
 def _tracker(stack: ExitStack, workspace: Workspace) -> Tracker:
     store = stack.enter_context(SqliteStore(workspace.path))
+    store.require_writable()  # a refresh writes: say so before the source fails to open
     notifier = LoggingNotifier(channel="log")
     return Tracker(store, SqliteSource(workspace.path), [notifier], workspace.directory)
 

@@ -3,7 +3,7 @@
 Two implementations of one :class:`Store` protocol: :class:`InMemoryStore`
 (for tests and short-lived processes) and :class:`SqliteStore` (stdlib
 :mod:`sqlite3`, WAL, a ``schema_version`` table, foreign keys), which several
-processes may share.
+processes may share; a file this process cannot write is opened read-only.
 
 The outbox holds one entry per (notification key, channel).  Its life cycle::
 
@@ -16,6 +16,10 @@ only that caller's token can settle it, so one store never hands the same
 entry to two trackers at once.  Leases run on the store's ``clock`` (the wall
 clock by default), not on the ``now`` that callers pass: trackers whose ``now``
 differ (tests, back-fills) still never take each other's claims.
+
+Snapshots are pruned by a [Retention][servicegoals.Retention] policy inside
+each refresh's transaction: every snapshot of the last N days is kept, and
+older ones only where they answer "the status at the end of a milestone".
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ import os
 import secrets
 import sqlite3
 import threading
-from bisect import bisect_right, insort
+from bisect import bisect_left, bisect_right, insort
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -50,8 +54,10 @@ __all__ = [
     "InMemoryStore",
     "OutboxEntry",
     "OutboxState",
+    "Retention",
     "SqliteStore",
     "Store",
+    "open_read_only",
     "wall_clock",
 ]
 
@@ -60,6 +66,41 @@ SCHEMA_VERSION = 1
 #: How long a claim is held when the caller does not say.
 DEFAULT_LEASE = timedelta(minutes=10)
 _MICROSECOND = timedelta(microseconds=1)
+#: Stored error texts longer than this are shortened (a notifier's error may be huge).
+MAX_ERROR_CHARS = 1_000
+_DAY_US = 86_400_000_000
+
+
+def _days(value: Any) -> int | None:
+    return None if value is None else integer("days", value, low=0)
+
+
+@frozen
+class Retention:
+    """Which report snapshots a store keeps when it commits a refresh.
+
+    Every snapshot calculated in the ``days`` before the refresh is kept; of
+    older ones, a goal keeps only its latest and, for each milestone, the
+    latest calculated at or before the milestone's end.  So ``report(goal_id,
+    as_of=X)`` answers as before for any X in the last ``days`` days and at
+    every milestone end.  ``days=None`` keeps every snapshot.
+    """
+
+    days: int | None = field(default=30, converter=_days)
+
+    def doomed(self, times: Sequence[int], at_us: int, ends: Iterable[int]) -> list[int]:
+        """Of a goal's sorted snapshot times (epoch µs), those to delete at ``at_us``."""
+        if self.days is None:
+            return []
+        older = times[: bisect_left(times, at_us - self.days * _DAY_US)]
+        if len(older) < 2:
+            return []
+        kept = {older[-1]}
+        for end in ends:
+            i = bisect_right(older, end)
+            if i:
+                kept.add(older[i - 1])
+        return [us for us in older if us not in kept]
 
 
 class OutboxState(enum.Enum):
@@ -190,8 +231,10 @@ class Store(Protocol):
         channels: Iterable[str],
     ) -> int:
         """Store a refresh in one transaction: its snapshots, its notifications on
-        every channel and its time.  Reports and notifications of goals deleted
-        meanwhile are left out.  Returns how many outbox entries are new.
+        every channel and its time, and apply the store's retention.  Reports
+        and notifications of goals deleted meanwhile are left out; a goal that
+        already has a snapshot at that instant keeps it (the first refresh at
+        an instant wins).  Returns how many outbox entries are new.
         """
         ...
 
@@ -275,9 +318,26 @@ def _retry_us(retry_at: datetime | None) -> int | None:
     return None if retry_at is None else to_us(aware("retry_at", retry_at))
 
 
+def shorten(value: str, limit: int = MAX_ERROR_CHARS) -> str:
+    """``value``, or its start marked as shortened: at most ``limit`` characters."""
+    if len(value) <= limit:
+        return value
+    mark = f"... [shortened from {len(value):,} characters]"
+    return value[: max(0, limit - len(mark))] + mark
+
+
 def _error_text(error: Any) -> str:
-    found: str = text("error", error)
-    return found
+    return shorten(text("error", error))
+
+
+def _retention(value: Any) -> Retention:
+    if not isinstance(value, Retention):
+        raise InvalidInput("retention", value, "expected a Retention")
+    return value
+
+
+def _ends(report: GoalReport) -> list[int]:
+    return [m.period.end_us for m in report.milestones]
 
 
 # -- in memory --------------------------------------------------------------------
@@ -324,11 +384,18 @@ class InMemoryStore:
     """A :class:`Store` in this process's memory; thread-safe, gone when it ends.
 
     Goals and reports are kept as the immutable objects they are.  Claims are
-    leased on ``clock`` (the wall clock unless given).
+    leased on ``clock`` (the wall clock unless given); refreshes prune
+    snapshots by ``retention``.
     """
 
-    def __init__(self, *, clock: Callable[[], datetime] = wall_clock) -> None:
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], datetime] = wall_clock,
+        retention: Retention = Retention(),
+    ) -> None:
         self.clock = _clock(clock)
+        self.retention = _retention(retention)
         self._lock = threading.RLock()
         self._goals: dict[str, Goal] = {}
         self._times: dict[str, list[int]] = {}
@@ -367,6 +434,18 @@ class InMemoryStore:
         if (report.goal_id, us) not in self._reports:
             insort(times, us)
         self._reports[(report.goal_id, us)] = report
+
+    def _has(self, report: GoalReport) -> bool:
+        return (report.goal_id, to_us(report.calculated_at)) in self._reports
+
+    def _prune(self, report: GoalReport, at_us: int) -> None:
+        times = self._times[report.goal_id]
+        doomed = self.retention.doomed(times, at_us, _ends(report))
+        for us in doomed:
+            del self._reports[(report.goal_id, us)]
+        if doomed:
+            gone = set(doomed)
+            times[:] = [us for us in times if us not in gone]
 
     def save_report(self, report: GoalReport) -> None:
         report = _report(report)
@@ -483,8 +562,9 @@ class InMemoryStore:
         planned, names = _notifications(notifications), _channels(channels)
         with self._lock:
             for report in found:
-                if report.goal_id in self._goals:
+                if report.goal_id in self._goals and not self._has(report):
                     self._add_report(report)
+                    self._prune(report, at_us)
             added = self._enqueue([n for n in planned if n.goal_id in self._goals], names, at_us)
             self._last_refresh = max(at_us, self._last_refresh or at_us)
             return added
@@ -542,6 +622,50 @@ def _optional_from_us(us: int | None) -> datetime | None:
     return None if us is None else from_us(us)
 
 
+def _writable(path: Path) -> bool:
+    """False when this process cannot write the store file (or create its WAL files)."""
+    folder = path.parent if str(path.parent) else Path(".")
+    if not path.exists():
+        return True
+    return os.access(path, os.W_OK) and os.access(folder, os.W_OK)
+
+
+def open_read_only(path: str | os.PathLike[str], timeout: float = 30.0) -> sqlite3.Connection:
+    """A read-only connection to the SQLite file at ``path``.
+
+    SQLite cannot read a WAL file read-only unless it may create the WAL
+    index next to it; when the folder forbids that and no WAL file exists
+    (so the main file holds every commit), the file is opened as immutable.
+
+    Raises:
+        sqlite3.Error: the file cannot be read.
+    """
+    uri = Path(path).resolve().as_uri()
+    db = sqlite3.connect(
+        f"{uri}?mode=ro", uri=True, timeout=timeout, isolation_level=None, check_same_thread=False
+    )
+    try:
+        db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        return db
+    except sqlite3.OperationalError:
+        db.close()
+        if Path(f"{path}-wal").exists():
+            raise
+    db = sqlite3.connect(
+        f"{uri}?mode=ro&immutable=1",
+        uri=True,
+        timeout=timeout,
+        isolation_level=None,
+        check_same_thread=False,
+    )
+    try:
+        db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except BaseException:
+        db.close()
+        raise
+    return db
+
+
 class SqliteStore:
     """A :class:`Store` in an SQLite file (stdlib :mod:`sqlite3`).
 
@@ -550,7 +674,12 @@ class SqliteStore:
     IMMEDIATE`` transactions, so processes sharing the file take turns (each
     waits up to ``busy_timeout`` seconds) and a crash mid-write leaves the file
     as it was before that write.  One store may be used from several threads.
-    Claims are leased on ``clock`` (the wall clock unless given).
+    Claims are leased on ``clock`` (the wall clock unless given); refreshes
+    prune snapshots by ``retention``.
+
+    A file this process cannot write (or whose folder it cannot write) is
+    opened read-only, as is any file when ``read_only`` is true: reading
+    works, and every write raises `StoreError` naming the file.
     """
 
     def __init__(
@@ -559,15 +688,25 @@ class SqliteStore:
         *,
         busy_timeout: float = 30.0,
         clock: Callable[[], datetime] = wall_clock,
+        retention: Retention = Retention(),
+        read_only: bool | None = None,
     ) -> None:
         if not isinstance(path, (str, os.PathLike)) or not str(path):
             raise InvalidInput("path", path, "expected a file path")
+        if read_only not in (None, True, False):
+            raise InvalidInput("read_only", read_only, "expected True, False or None")
         self.path = Path(path)
         self.clock = _clock(clock)
+        self.retention = _retention(retention)
+        self.read_only = not _writable(self.path) if read_only is None else read_only
         self._lock = threading.RLock()
         try:
-            self._db = sqlite3.connect(
-                str(path), timeout=busy_timeout, isolation_level=None, check_same_thread=False
+            self._db = (
+                open_read_only(self.path, busy_timeout)
+                if self.read_only
+                else sqlite3.connect(
+                    str(path), timeout=busy_timeout, isolation_level=None, check_same_thread=False
+                )
             )
         except sqlite3.Error as exc:
             raise StoreError(f"{self.path}: cannot open the store: {exc}") from None
@@ -578,6 +717,9 @@ class SqliteStore:
             raise
 
     def _setup(self) -> None:
+        if self.read_only:
+            self._check_version(self._read("SELECT version FROM schema_version"))
+            return
         try:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA foreign_keys=ON")
@@ -590,11 +732,15 @@ class SqliteStore:
             rows = db.execute("SELECT version FROM schema_version").fetchall()
             if not rows:
                 db.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
-            elif rows[0][0] != SCHEMA_VERSION:
-                raise StoreError(
-                    f"{self.path}: schema_version is {rows[0][0]!r}; this library reads "
-                    f"version {SCHEMA_VERSION}"
-                )
+            self._check_version(rows or [(SCHEMA_VERSION,)])
+
+    def _check_version(self, rows: list[Any]) -> None:
+        if not rows or rows[0][0] != SCHEMA_VERSION:
+            found = rows[0][0] if rows else None
+            raise StoreError(
+                f"{self.path}: schema_version is {found!r}; this library reads "
+                f"version {SCHEMA_VERSION}"
+            )
 
     @property
     def schema_version(self) -> int:
@@ -602,9 +748,18 @@ class SqliteStore:
         version: int = self._read("SELECT version FROM schema_version")[0][0]
         return version
 
+    def require_writable(self) -> None:
+        """Raise `StoreError` naming the file when the store was opened read-only."""
+        if self.read_only:
+            raise StoreError(
+                f"{self.path}: the store is read-only (this process cannot write the file "
+                "or its folder); nothing was changed"
+            )
+
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         """One write transaction: BEGIN IMMEDIATE, then COMMIT, or ROLLBACK on any error."""
+        self.require_writable()
         with self._lock:
             try:
                 self._db.execute("BEGIN IMMEDIATE")
@@ -638,7 +793,15 @@ class SqliteStore:
             )
 
     def _goal_from(self, goal_id: str, data: str) -> Goal:
-        return goal_from_dict(json.loads(data), where=f"{self.path}: goals[{goal_id!r}]")
+        where = f"{self.path}: goals[{goal_id!r}]"
+        return goal_from_dict(self._json(where, data), where=where)
+
+    @staticmethod
+    def _json(where: str, data: str) -> Any:
+        try:
+            return json.loads(data)
+        except (TypeError, ValueError) as exc:
+            raise StoreError(f"{where}: a damaged row, not JSON: {exc}") from None
 
     def get_goal(self, goal_id: str) -> Goal:
         rows = self._read("SELECT data FROM goals WHERE id = ?", (goal_id,))
@@ -665,12 +828,36 @@ class SqliteStore:
         ]
 
     @staticmethod
-    def _insert_reports(db: sqlite3.Connection, rows: list[tuple[str, int, str, str]]) -> None:
+    def _insert_reports(
+        db: sqlite3.Connection, rows: list[tuple[str, int, str, str]], *, replace: bool = True
+    ) -> None:
         db.executemany(
-            "INSERT OR REPLACE INTO reports (goal_id, calculated_us, data) "
+            f"INSERT OR {'REPLACE' if replace else 'IGNORE'} INTO reports "
+            "(goal_id, calculated_us, data) "
             "SELECT ?, ?, ? WHERE EXISTS (SELECT 1 FROM goals WHERE id = ?)",
             rows,
         )
+
+    def _prune(self, db: sqlite3.Connection, reports: list[GoalReport], at_us: int) -> None:
+        """Delete the snapshots that the retention drops, of the goals in ``reports``."""
+        if self.retention.days is None:
+            return
+        cutoff = at_us - self.retention.days * _DAY_US
+        for report in reports:
+            # Older snapshots were pruned by earlier refreshes: this reads a few rows.
+            times = [
+                us
+                for (us,) in db.execute(
+                    "SELECT calculated_us FROM reports WHERE goal_id = ? AND calculated_us < ? "
+                    "ORDER BY calculated_us",
+                    (report.goal_id, cutoff),
+                )
+            ]
+            doomed = self.retention.doomed(times, at_us, _ends(report))
+            db.executemany(
+                "DELETE FROM reports WHERE goal_id = ? AND calculated_us = ?",
+                [(report.goal_id, us) for us in doomed],
+            )
 
     def save_report(self, report: GoalReport) -> None:
         report = _report(report)
@@ -690,7 +877,8 @@ class SqliteStore:
         if not rows:
             return None
         us, data = rows[0]
-        return report_from_dict(json.loads(data), where=f"{self.path}: reports[{goal_id!r}, {us}]")
+        where = f"{self.path}: reports[{goal_id!r}, {us}]"
+        return report_from_dict(self._json(where, data), where=where)
 
     def report_times(self, goal_id: str) -> tuple[datetime, ...]:
         rows = self._read(
@@ -839,10 +1027,12 @@ class SqliteStore:
         channels: Iterable[str],
     ) -> int:
         at_us = to_us(aware("at", at))
-        found = self._report_rows(_report(r, f"reports[{i}]") for i, r in enumerate(reports))
+        checked = [_report(r, f"reports[{i}]") for i, r in enumerate(reports)]
+        found = self._report_rows(checked)
         planned, names = _notifications(notifications), _channels(channels)
         with self._write() as db:
-            self._insert_reports(db, found)
+            self._insert_reports(db, found, replace=False)
+            self._prune(db, checked, at_us)
             existing = {row[0] for row in db.execute("SELECT id FROM goals")}
             rows = self._outbox_rows([n for n in planned if n.goal_id in existing], names)
             added = self._enqueue(db, rows, at_us)

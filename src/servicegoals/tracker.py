@@ -6,18 +6,24 @@ snapshots (so expired rows stay frozen), plans the notifications, and commits
 snapshots, notifications and the refresh time in one transaction.  Only then
 does it deliver the outbox, so a crash at any point loses nothing: what was
 committed is delivered by a later call, what was not is recalculated.
+A refresh at an instant that already has a snapshot returns that snapshot
+instead of calculating it again.
+
+Each delivery attempt runs in a worker thread and is waited for at most
+``delivery_deadline``: a notifier that hangs cannot block the tracker.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
 from attrs import frozen
 
-from ._errors import InvalidInput
+from ._errors import DeliveryError, InvalidInput
 from ._validate import aware, integer, text
 from .goals import Directory, Goal
 from .kpis import Measurement
@@ -26,11 +32,25 @@ from .notifiers import Notifier, UndeliverableError
 from .notify import Notification, plan_notifications
 from .sources import AggregatingSource, TicketQuery, TicketSource
 from .status import GoalReport, evaluate
-from .stores import DEFAULT_LEASE, Claim, Store
+from .stores import DEFAULT_LEASE, Claim, Store, shorten
 
-__all__ = ["DeliverySummary", "RefreshSummary", "Tracker"]
+__all__ = ["DeliverySummary", "DeliveryTimeout", "RefreshSummary", "Tracker", "describe"]
 
 log = logging.getLogger("servicegoals.tracker")
+
+
+class DeliveryTimeout(DeliveryError):
+    """A notifier's `send` did not return within the tracker's delivery deadline."""
+
+
+def describe(exc: BaseException) -> str:
+    """``"TypeName: message"`` for any exception, even one whose ``__str__`` raises."""
+    name = type(exc).__name__
+    try:
+        message = str(exc)
+    except Exception:  # a broken plug-in exception must not break the tracker
+        return f"{name}: <the error's text could not be shown>"
+    return f"{name}: {message}" if message else name
 
 
 @frozen
@@ -113,8 +133,12 @@ class Tracker:
     call refreshes).  A failed delivery is tried again after ``retry_backoff``,
     then twice as long each time up to ``max_retry_delay``; after
     ``max_attempts`` tries the entry is kept as dead.  ``lease`` is how long a
-    claimed entry is reserved for this tracker, on the store's clock; keep it
-    well above the notifiers' timeouts.
+    claimed entry is reserved for this tracker, on the store's clock.
+
+    Each delivery attempt may take at most ``delivery_deadline`` (at most half
+    the lease): a `send` still running then counts as a failed attempt and
+    its entry is tried again after the lease.  The late `send` may still
+    land, so delivery is at least once; receivers deduplicate on the key.
     """
 
     def __init__(
@@ -130,6 +154,7 @@ class Tracker:
         max_retry_delay: timedelta = timedelta(hours=6),
         lease: timedelta = DEFAULT_LEASE,
         batch_size: int = 50,
+        delivery_deadline: timedelta = timedelta(minutes=1),
     ) -> None:
         if not isinstance(store, Store):
             raise InvalidInput("store", store, "expected a Store")
@@ -147,6 +172,13 @@ class Tracker:
         self.max_retry_delay = _positive("max_retry_delay", max_retry_delay)
         self.lease = _positive("lease", lease)
         self.batch_size = integer("batch_size", batch_size, low=1)
+        self.delivery_deadline = _positive("delivery_deadline", delivery_deadline)
+        if self.delivery_deadline * 2 > self.lease:
+            raise InvalidInput(
+                "delivery_deadline",
+                delivery_deadline,
+                f"must be at most half the lease ({self.lease})",
+            )
 
     # -- refreshing -----------------------------------------------------------------
 
@@ -173,24 +205,31 @@ class Tracker:
         Each goal is evaluated against its latest snapshot at or before ``now``;
         snapshots, planned notifications and the refresh time are committed in one
         transaction, then the outbox is delivered.  A skipped refresh still
-        delivers what is due, so retries do not wait for the next refresh.
+        delivers what is due, so retries do not wait for the next refresh.  A
+        goal that already has a snapshot at ``now`` keeps it: the refresh
+        returns it, plans nothing for it and stores nothing new.
         """
         now = aware("now", now)
         if not force and not self.due(now):
             return RefreshSummary(now, True, (), (), 0, self.deliver(now))
         goals = self.store.goals()
-        measured = self.measure(goals, at=now)
-        reports: list[GoalReport] = []
+        previous = {goal.id: self.store.report(goal.id, as_of=now) for goal in goals}
+        # Re-evaluating at the instant of a snapshot would treat it as the past
+        # (freezing milestones that end then): that snapshot is the answer.
+        stored = {k: r for k, r in previous.items() if r is not None and r.calculated_at == now}
+        todo = [goal for goal in goals if goal.id not in stored]
+        measured = self.measure(todo, at=now)
+        fresh: dict[str, GoalReport] = {}
         planned: list[Notification] = []
-        for goal in goals:
-            previous = self.store.report(goal.id, as_of=now)
-            report = evaluate(goal, measured, at=now, previous=previous, directory=self.directory)
-            reports.append(report)
-            planned.extend(plan_notifications(previous, report, goal, self.directory))
-        enqueued = self.store.commit_refresh(now, reports, planned, list(self.notifiers))
-        return RefreshSummary(
-            now, False, tuple(reports), tuple(planned), enqueued, self.deliver(now)
-        )
+        for goal in todo:
+            report = evaluate(
+                goal, measured, at=now, previous=previous[goal.id], directory=self.directory
+            )
+            fresh[goal.id] = report
+            planned.extend(plan_notifications(previous[goal.id], report, goal, self.directory))
+        enqueued = self.store.commit_refresh(now, fresh.values(), planned, list(self.notifiers))
+        reports = tuple(stored.get(goal.id) or fresh[goal.id] for goal in goals)
+        return RefreshSummary(now, False, reports, tuple(planned), enqueued, self.deliver(now))
 
     # -- delivering -----------------------------------------------------------------
 
@@ -212,17 +251,47 @@ class Tracker:
                 counts[self._attempt(claim, now)] += 1
         return DeliverySummary(**counts)
 
-    def _attempt(self, claim: Claim, now: datetime) -> str:
+    def _send(self, claim: Claim) -> BaseException | None:
+        """Run the notifier's `send` in a worker thread, waiting at most the deadline.
+
+        Returns what it raised, None when it returned, or `DeliveryTimeout`.
+        """
         notifier = self.notifiers[claim.channel]
-        try:
-            notifier.send(claim.notification)
-        except Exception as exc:  # a plug-in's bug must not lose the entry either
+        outcome: list[BaseException | None] = []
+
+        def work() -> None:
+            try:
+                notifier.send(claim.notification)
+            except BaseException as exc:  # handed to the caller's thread
+                outcome.append(exc)
+            else:
+                outcome.append(None)
+
+        worker = threading.Thread(
+            target=work, name=f"servicegoals-deliver-{claim.channel}", daemon=True
+        )
+        worker.start()
+        worker.join(self.delivery_deadline.total_seconds())
+        if not outcome:  # still running: leave it; its result is ignored
+            return DeliveryTimeout(
+                f"{claim.channel}: send did not return within {self.delivery_deadline}"
+            )
+        return outcome[0]
+
+    def _attempt(self, claim: Claim, now: datetime) -> str:
+        exc = self._send(claim)
+        if exc is not None and not isinstance(exc, Exception):
+            raise exc  # KeyboardInterrupt, SystemExit: stop, the claim's lease will lapse
+        if exc is not None:  # a plug-in's bug must not lose the entry either
             retry = (
                 None
                 if isinstance(exc, UndeliverableError)
                 else self.retry_at(claim.attempts + 1, now)
             )
-            error = f"{type(exc).__name__}: {exc}"
+            if retry is not None and isinstance(exc, DeliveryTimeout):
+                # The late send may still land: not before the lease would have run out.
+                retry = max(retry, now + self.lease)
+            error = shorten(describe(exc))
             log.warning(
                 "delivery of %s on %s failed (attempt %d): %s",
                 claim.notification.key,
