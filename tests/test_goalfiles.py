@@ -61,7 +61,8 @@ OFFSETS = st.sampled_from(
     ]
 )
 # Ids with characters that a TOML key or a path must quote.
-IDS = st.text(min_size=1, max_size=8)
+#: Any id a store can keep: no NUL, no lone surrogate (those are refused).
+IDS = st.text(st.characters(codec="utf-8", exclude_characters="\x00"), min_size=1, max_size=8)
 
 
 @st.composite

@@ -10,9 +10,11 @@ import socket
 import ssl
 import subprocess
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.message import Message
 from email.policy import default
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -31,6 +33,7 @@ from servicegoals import (
     notification_key,
 )
 from servicegoals.notifiers import (
+    KEY_HEADER,
     SIGNATURE_HEADER,
     LoggingNotifier,
     Notifier,
@@ -270,7 +273,9 @@ def hook() -> Iterator[Hook]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers["Content-Length"]))
-            valid = verify_signature(body, self.headers[SIGNATURE_HEADER], SECRET)
+            valid = verify_signature(
+                body, self.headers[SIGNATURE_HEADER], SECRET, key=self.headers[KEY_HEADER]
+            )
             state.requests.append((dict(self.headers), body, valid))
             if state.hang:
                 state.release.wait(10)
@@ -303,7 +308,7 @@ def test_webhook_posts_signed_json(hook: Hook) -> None:
     assert headers["Content-Type"] == "application/json"
     assert headers["X-Servicegoals-Key"] == n.key
     assert headers["X-Tenant"] == "acme"
-    assert headers[SIGNATURE_HEADER].startswith("sha256=")
+    assert headers[SIGNATURE_HEADER].startswith("t=")
 
 
 def test_webhook_with_the_wrong_secret_is_refused_by_the_receiver(hook: Hook) -> None:
@@ -342,10 +347,182 @@ def test_webhook_settings_are_checked() -> None:
 
 def test_verify_signature() -> None:
     body = b'{"key": "k"}'
-    header = sign(body, SECRET)
-    assert verify_signature(body, header, SECRET)
-    assert verify_signature(body, header, SECRET.decode())
-    assert not verify_signature(body + b" ", header, SECRET)
-    assert not verify_signature(body, header, b"other")
-    assert not verify_signature(body, header.replace("sha256=", "sha1="), SECRET)
-    assert not verify_signature(body, None, SECRET)
+    now = datetime(2026, 2, 1, tzinfo=UTC)
+    stamp = int(now.timestamp())
+    header = sign(body, SECRET, timestamp=stamp, key="k1")
+    assert header.startswith(f"t={stamp},sha256=")
+    assert verify_signature(body, header, SECRET, key="k1", now=now)
+    assert verify_signature(body, header, SECRET.decode(), key="k1", now=now)
+    assert not verify_signature(body + b" ", header, SECRET, key="k1", now=now)
+    assert not verify_signature(body, header, b"other", key="k1", now=now)
+    assert not verify_signature(body, header.replace("sha256=", "sha1="), SECRET, key="k1", now=now)
+    assert not verify_signature(body, None, SECRET, key="k1", now=now)
+    assert not verify_signature(body, header, SECRET, key=None, now=now)
+
+
+def test_signature_covers_the_timestamp_and_the_key() -> None:
+    body = b'{"key": "k1"}'
+    now = datetime(2026, 2, 1, tzinfo=UTC)
+    stamp = int(now.timestamp())
+    header = sign(body, SECRET, timestamp=stamp, key="k1")
+    # A replayed request is refused once the tolerance has passed, either way.
+    later, earlier = now + timedelta(minutes=5, seconds=1), now - timedelta(minutes=5, seconds=1)
+    assert verify_signature(body, header, SECRET, key="k1", now=now + timedelta(minutes=5))
+    assert not verify_signature(body, header, SECRET, key="k1", now=later)
+    assert not verify_signature(body, header, SECRET, key="k1", now=earlier)
+    assert verify_signature(
+        body, header, SECRET, key="k1", now=later, tolerance=timedelta(minutes=10)
+    )
+    # Changing the time or the key header breaks the signature.
+    moved = header.replace(f"t={stamp}", f"t={stamp + 60}")
+    assert not verify_signature(body, moved, SECRET, key="k1", now=now)
+    assert not verify_signature(body, header, SECRET, key="k2", now=now)
+    # A dot in the key would make "t.key.body" ambiguous.
+    assert not verify_signature(body, header, SECRET, key="k1.", now=now)
+    with pytest.raises(InvalidInput, match="key"):
+        sign(body, SECRET, timestamp=stamp, key="a.b")
+    with pytest.raises(InvalidInput, match="tolerance"):
+        verify_signature(body, header, SECRET, key="k1", tolerance=timedelta(0))
+
+
+def test_webhook_signature_is_fresh_and_names_the_key(hook: Hook) -> None:
+    n = note()
+    WebhookNotifier(hook.url, SECRET, timeout=5).send(n)
+    ((headers, body, valid),) = hook.requests
+    assert valid
+    header = headers[SIGNATURE_HEADER]
+    stale = datetime.now(UTC) + timedelta(minutes=6)
+    assert not verify_signature(body, header, SECRET, key=n.key, now=stale)
+
+
+# -- hostile servers ------------------------------------------------------------------
+
+
+@dataclass
+class Server:
+    """A real HTTP server on loopback that records what reaches it."""
+
+    url: str
+    requests: list[tuple[str, dict[str, str], bytes]] = field(default_factory=list)
+
+
+@contextmanager
+def http_server(answer: Callable[[BaseHTTPRequestHandler], None]) -> Iterator[Server]:
+    state = Server(url="")
+
+    class Handler(BaseHTTPRequestHandler):
+        def record(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length)
+            state.requests.append((self.command, dict(self.headers), body))
+            answer(self)
+
+        do_GET = do_POST = record
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    state.url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+def test_webhook_redirect_is_a_failure_and_is_not_followed() -> None:
+    def ok(handler: BaseHTTPRequestHandler) -> None:
+        handler.send_response(200)
+        handler.end_headers()
+
+    with http_server(ok) as elsewhere:
+
+        def redirect(handler: BaseHTTPRequestHandler) -> None:
+            handler.send_response(302)
+            handler.send_header("Location", elsewhere.url)
+            handler.end_headers()
+
+        with http_server(redirect) as first:
+            notifier = WebhookNotifier(
+                first.url, SECRET, timeout=5, headers={"Authorization": "Bearer t0ken"}
+            )
+            with pytest.raises(DeliveryError, match="HTTP 302 Found: redirects are not followed"):
+                notifier.send(note())
+    assert [method for method, _, _ in first.requests] == ["POST"]
+    assert elsewhere.requests == []  # neither the body nor the credentials left for it
+
+
+#: How long the trickling servers below would keep a client busy.
+TRICKLE_STEPS, TRICKLE_PAUSE = 200, 0.05
+
+
+def trickle(handler: BaseHTTPRequestHandler, done: list[str]) -> None:
+    """Answer one byte at a time: each read is quick, the whole answer is not."""
+    try:
+        handler.wfile.write(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+        for _ in range(TRICKLE_STEPS):
+            handler.wfile.write(b"a")
+            handler.wfile.flush()
+            time.sleep(TRICKLE_PAUSE)
+        handler.wfile.write(b"\r\nContent-Length: 0\r\n\r\n")
+        handler.wfile.flush()
+        done.append("finished")
+    except OSError:
+        done.append("client gone")
+
+
+def test_webhook_deadline_covers_the_whole_attempt() -> None:
+    done: list[str] = []
+    with http_server(lambda handler: trickle(handler, done)) as slow:
+        # Each read waits 0.05 s, far below the timeout; only a total deadline stops it.
+        with pytest.raises(DeliveryError, match=r"timed out: no complete answer within .* 0\.5 s"):
+            WebhookNotifier(slow.url, SECRET, timeout=0.5).send(note())
+        for _ in range(TRICKLE_STEPS):
+            if done:
+                break
+            time.sleep(TRICKLE_PAUSE)
+    assert done == ["client gone"]
+
+
+def test_smtp_deadline_covers_the_whole_attempt() -> None:
+    done: list[str] = []
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+
+        def greet_slowly() -> None:
+            connection, _ = listener.accept()
+            with connection:
+                try:
+                    for _ in range(TRICKLE_STEPS):  # a greeting that never ends
+                        connection.sendall(b"220-still greeting\r\n")
+                        time.sleep(TRICKLE_PAUSE)
+                    done.append("finished")
+                except OSError:
+                    done.append("client gone")
+
+        thread = threading.Thread(target=greet_slowly, daemon=True)
+        thread.start()
+        notifier = SmtpNotifier("127.0.0.1", port, sender="goals@example.com", timeout=0.5)
+        with pytest.raises(DeliveryError, match="timed out: no complete answer within"):
+            notifier.send(note())
+        thread.join(TRICKLE_STEPS * TRICKLE_PAUSE * 2)
+    assert done == ["client gone"]
+
+
+def test_smtp_login_without_tls_is_refused_unless_allowed() -> None:
+    with pytest.raises(InvalidInput, match="username: logging in without TLS"):
+        SmtpNotifier("127.0.0.1", sender="goals@example.com", username="ada", password="pw")
+    allowed = SmtpNotifier(
+        "127.0.0.1",
+        sender="goals@example.com",
+        username="ada",
+        password="pw",
+        allow_insecure_login=True,
+    )
+    assert allowed.username == "ada"

@@ -23,6 +23,22 @@ def aware(field: str, value: Any) -> datetime:
     return value
 
 
+def instant(field: str, value: Any) -> datetime:
+    """Return ``value`` if it is an aware datetime whose UTC time is representable.
+
+    9999-12-31 23:00-05:00 is a valid local time, but in UTC it falls in year
+    10000: it could be stored as epoch microseconds and then never read back.
+    """
+    moment = aware(field, value)
+    try:
+        moment.astimezone(UTC)
+    except OverflowError:
+        raise InvalidInput(
+            field, value, "outside the supported range in UTC (years 1 to 9999)"
+        ) from None
+    return moment
+
+
 def plain_date(field: str, value: Any) -> date:
     """Return ``value`` if it is a date (and not a datetime), else raise."""
     if not isinstance(value, date) or isinstance(value, datetime):
@@ -36,6 +52,28 @@ def text(field: str, value: Any, *, optional: bool = False) -> Any:
         return None
     if not isinstance(value, str) or not value:
         raise InvalidInput(field, value, "expected a non-empty string")
+    return value
+
+
+def identifier(field: str, value: Any, *, optional: bool = False) -> Any:
+    """Return ``value`` if it is an id every store and database can keep.
+
+    That is a non-empty string without NUL (PostgreSQL text cannot hold it, and
+    SQLite compares it differently from Python) and without lone surrogates
+    (not Unicode text: they cannot be encoded as UTF-8).
+    """
+    if value is None and optional:
+        return None
+    text(field, value)
+    if "\x00" in value:
+        raise InvalidInput(field, value, "an id cannot contain the NUL character")
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidInput(
+                field, value, "an id cannot contain a lone surrogate (not valid Unicode)"
+            ) from None
     return value
 
 

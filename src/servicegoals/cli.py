@@ -38,6 +38,7 @@ from attrs import frozen
 from . import __version__
 from ._convert import settings_from_dict
 from ._errors import InvalidInput, ServiceGoalsError
+from ._redact import redact_url
 from .calendar import AccountSettings, Cadence, Period, date_range
 from .goalfiles import load_goals
 from .goals import ContributorKind, Directory, Goal, Team, User
@@ -616,7 +617,9 @@ def _sqlite_path(url: str) -> Path | None:
     if scheme.lower() not in ("sqlite", "sqlite3"):
         return None
     if not rest.startswith("/") or rest == "/":
-        raise InvalidInput("--tickets", url, "expected sqlite:///relative/path or sqlite:////abs")
+        raise InvalidInput(
+            "--tickets", redact_url(url), "expected sqlite:///relative/path or sqlite:////abs"
+        )
     return Path(rest[1:])
 
 
@@ -646,7 +649,9 @@ def _measure_tickets(
 def _measure_url(url: str, goals: Sequence[Goal], at: datetime) -> dict[CellKey, Measurement]:
     if importlib.util.find_spec("sqlalchemy") is None:
         raise InvalidInput(
-            "--tickets", url, "a database URL needs the extra: pip install 'servicegoals[sql]'"
+            "--tickets",
+            redact_url(url),
+            "a database URL needs the extra: pip install 'servicegoals[sql]'",
         )
     from .sql import SqlAlchemySource
 

@@ -16,7 +16,7 @@ import attrs
 from attrs import field, frozen
 
 from ._errors import ImmutableField, InvalidInput, NotFound
-from ._validate import aware, by_id, flag, integer, text
+from ._validate import aware, by_id, flag, identifier, integer, text
 from .calendar import AccountSettings, Cadence, Milestone, Period, milestones
 from .kpis import Kpi, Unit
 
@@ -43,14 +43,14 @@ def _items(field: str, value: Any) -> tuple[Any, ...]:
 
 
 def _team_ids(value: Iterable[str]) -> frozenset[str]:
-    return frozenset(text("user.team_ids", t) for t in _items("user.team_ids", value))
+    return frozenset(identifier("user.team_ids", t) for t in _items("user.team_ids", value))
 
 
 @frozen
 class User:
     """A support user.  ``team_ids`` are the teams the user is a member of."""
 
-    id: str = field(validator=lambda _, __, v: text("user.id", v))
+    id: str = field(validator=lambda _, __, v: identifier("user.id", v))
     name: str = field(validator=lambda _, __, v: text("user.name", v))
     email: str | None = field(
         default=None, validator=lambda _, __, v: text("user.email", v, optional=True)
@@ -63,10 +63,10 @@ class User:
 class Team:
     """A team; ``parent_id`` makes it a child team of another."""
 
-    id: str = field(validator=lambda _, __, v: text("team.id", v))
+    id: str = field(validator=lambda _, __, v: identifier("team.id", v))
     name: str = field(validator=lambda _, __, v: text("team.name", v))
     parent_id: str | None = field(
-        default=None, validator=lambda _, __, v: text("team.parent_id", v, optional=True)
+        default=None, validator=lambda _, __, v: identifier("team.parent_id", v, optional=True)
     )
 
 
@@ -85,7 +85,7 @@ class Contributor:
     """A reference to the user or team a goal measures."""
 
     kind: ContributorKind = field(validator=lambda _, __, v: _kind(v))
-    id: str = field(validator=lambda _, __, v: text("contributor.id", v))
+    id: str = field(validator=lambda _, __, v: identifier("contributor.id", v))
 
     @classmethod
     def user(cls, id: str) -> Contributor:
@@ -195,7 +195,7 @@ class Target:
 
     amount: int | timedelta = field(converter=_amount)
     pipeline: str | None = field(
-        default=None, validator=lambda _, __, v: text("target.pipeline", v, optional=True)
+        default=None, validator=lambda _, __, v: identifier("target.pipeline", v, optional=True)
     )
 
     @property
@@ -262,7 +262,7 @@ def _name(value: Any) -> str:
 
 
 def _pipelines(value: Any) -> frozenset[str]:
-    return frozenset(text("pipelines", p) for p in _items("pipelines", value))
+    return frozenset(identifier("pipelines", p) for p in _items("pipelines", value))
 
 
 def _milestones(value: Any) -> tuple[Milestone, ...]:
@@ -287,7 +287,7 @@ class Goal:
     settings; the constructor checks that every part fits together.
     """
 
-    id: str = field(validator=lambda _, __, v: text("id", v))
+    id: str = field(validator=lambda _, __, v: identifier("id", v))
     name: str = field(converter=_name)
     kpi: Kpi
     cadence: Cadence
@@ -300,7 +300,7 @@ class Goal:
     notifications: NotificationSettings
     created_at: datetime = field(validator=lambda _, __, v: aware("created_at", v))
     created_by: str | None = field(
-        default=None, validator=lambda _, __, v: text("created_by", v, optional=True)
+        default=None, validator=lambda _, __, v: identifier("created_by", v, optional=True)
     )
 
     def __attrs_post_init__(self) -> None:

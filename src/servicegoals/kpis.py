@@ -10,7 +10,7 @@ from typing import Any
 from attrs import field, frozen
 
 from ._errors import InvalidInput
-from ._validate import aware, integer, text, to_us
+from ._validate import identifier, instant, integer, text, to_us
 
 __all__ = [
     "AVG_RESOLUTION_TIME",
@@ -106,7 +106,7 @@ def kpi_by_key(key: str) -> Kpi:
 
 def _id(name: str, *, optional: bool = False) -> Any:
     def check(instance: Any, attribute: Any, value: Any) -> None:
-        text(name, value, optional=optional)
+        identifier(name, value, optional=optional)
 
     return check
 
@@ -115,7 +115,7 @@ def _instant(name: str, *, optional: bool = False) -> Any:
     def check(instance: Any, attribute: Any, value: Any) -> None:
         if value is None and optional:
             return
-        aware(name, value)
+        instant(name, value)
 
     return check
 

@@ -41,6 +41,7 @@ from sqlalchemy.engine import URL, Connection
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
 from ._errors import DataSourceError, InvalidInput
+from ._redact import redact_url, scrub, url_secrets
 from ._validate import text
 from .goals import Directory, Goal
 from .kpis import Measurement, Ticket
@@ -115,12 +116,12 @@ class SqlAlchemySource:
     def __init__(self, engine_or_url: Engine | str | URL, *, table: str = "tickets") -> None:
         self._engine, self._owned = _engine(engine_or_url)
         self.table = ticket_table(MetaData(), text("table", table))
-        self.name = f"{self._engine.url.render_as_string(hide_password=True)} table {table!r}"
+        self.name = f"{_shown(self._engine)} table {table!r}"
         try:
             found = {c["name"] for c in inspect(self._engine).get_columns(table)}
         except SQLAlchemyError as exc:
             self.close()
-            reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
+            reason = _scrub(self._engine, f"{type(exc).__name__}: {exc}".splitlines()[0])
             raise DataSourceError(
                 f"{self.name}: cannot read the table ({reason}); "
                 "create it with SqlAlchemySource.create()"
@@ -146,9 +147,8 @@ class SqlAlchemySource:
                 engine.dispose()
             if isinstance(exc, DataSourceError):
                 raise
-            where = engine.url.render_as_string(hide_password=True)
             raise DataSourceError(
-                f"{where}: cannot create table {table!r}: {_reason(exc)}"
+                f"{_shown(engine)}: cannot create table {table!r}: {_reason(exc, engine)}"
             ) from None
         source._owned = owned
         return source
@@ -192,13 +192,15 @@ class SqlAlchemySource:
                         connection.execute(delete(table).where(table.c.id.in_(ids)))
                     connection.execute(insert(table), batch)
         except IntegrityError as exc:
+            why = _reason(exc, self._engine)
             raise DataSourceError(
-                f"{self.name}: cannot store tickets: {self._clash(batch)}{_reason(exc)} "
+                f"{self.name}: cannot store tickets: {self._clash(batch)}{why} "
                 "(an id that is already stored needs replace=True); nothing was stored"
             ) from None
         except SQLAlchemyError as exc:
+            why = _reason(exc, self._engine)
             raise DataSourceError(
-                f"{self.name}: cannot store tickets: {_reason(exc)}; nothing was stored"
+                f"{self.name}: cannot store tickets: {why}; nothing was stored"
             ) from None
         return count
 
@@ -234,7 +236,9 @@ class SqlAlchemySource:
                     if not post_filter or query is None or query.matches(ticket):
                         yield ticket
         except SQLAlchemyError as exc:
-            raise DataSourceError(f"{self.name}: cannot read tickets: {_reason(exc)}") from None
+            raise DataSourceError(
+                f"{self.name}: cannot read tickets: {_reason(exc, self._engine)}"
+            ) from None
 
     def measure(
         self,
@@ -250,7 +254,9 @@ class SqlAlchemySource:
                 for index, query in enumerate(plan.queries):
                     plan.collect(index, self._aggregate(connection, query))
         except SQLAlchemyError as exc:
-            raise DataSourceError(f"{self.name}: cannot measure: {_reason(exc)}") from None
+            raise DataSourceError(
+                f"{self.name}: cannot measure: {_reason(exc, self._engine)}"
+            ) from None
         return plan.result()
 
     def _aggregate(self, connection: Connection, query: AggregateQuery) -> list[AggregateRow]:
@@ -298,13 +304,26 @@ def _engine(value: Any) -> tuple[Engine, bool]:
     try:
         return create_engine(value), True
     except (SQLAlchemyError, ImportError, ValueError) as exc:
-        raise InvalidInput("engine_or_url", value, f"cannot make an engine: {exc}") from None
+        raw = value.render_as_string(hide_password=False) if isinstance(value, URL) else value
+        shown = redact_url(raw)
+        reason = scrub(str(exc).replace(raw, shown), url_secrets(raw))
+        raise InvalidInput("engine_or_url", shown, f"cannot make an engine: {reason}") from None
 
 
-def _reason(exc: SQLAlchemyError) -> str:
-    """The driver's own message (it names the offending key), on one line."""
+def _shown(engine: Engine) -> str:
+    """The engine's URL as people may see it: no password, no query string."""
+    return redact_url(engine.url.render_as_string(hide_password=True))
+
+
+def _scrub(engine: Engine, message: str) -> str:
+    raw = engine.url.render_as_string(hide_password=False)
+    return scrub(message.replace(raw, _shown(engine)), url_secrets(raw))
+
+
+def _reason(exc: SQLAlchemyError, engine: Engine) -> str:
+    """The driver's own message (it names the offending key), on one line, secrets masked."""
     orig = getattr(exc, "orig", None)
-    return " ".join(str(orig if orig is not None else exc).split())
+    return _scrub(engine, " ".join(str(orig if orig is not None else exc).split()))
 
 
 def _batches(tickets: Iterable[Ticket]) -> Iterator[list[dict[str, Any]]]:
