@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
 from itertools import pairwise
 from typing import Any
 
 import attrs
+import pendulum
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -581,3 +582,41 @@ def test_settings_and_periods_are_immutable() -> None:
         UTC_ACCOUNT.timezone = "Europe/Oslo"  # type: ignore[misc]
     with pytest.raises(attrs.exceptions.FrozenInstanceError):
         SPAN.start = AWARE  # type: ignore[misc]
+
+
+# -- the fast path against the straightforward pendulum computation ------------------
+
+
+def pendulum_midnight(day: date, zone: str) -> datetime | None:
+    """Local midnight of ``day`` computed the straightforward way, with pendulum.
+
+    The first of a repeated midnight (fold=0); None when midnight falls into a
+    gap (the contract's first instant of the day is checked above for those).
+    """
+    local = pendulum.datetime(day.year, day.month, day.day, tz=zone, fold=0)
+    back = local.in_timezone("UTC").in_timezone(zone)
+    if (back.date(), back.time()) != (day, time(0)):
+        return None
+    return local.in_timezone("UTC")
+
+
+@given(zone=timezones(), day=st.dates(date(1900, 1, 1), date(2200, 12, 31)))
+def test_day_start_equals_pendulum_local_midnight(zone: str, day: date) -> None:
+    expected = pendulum_midnight(day, zone)
+    if expected is not None:
+        assert day_start(day, AccountSettings(timezone=zone).tz) == expected
+
+
+@pytest.mark.parametrize("cadence", UNIT_CADENCES)
+@given(drawn=settings_and_span(max_days=1200), aligned=st.booleans())
+def test_milestone_boundaries_equal_pendulum_local_midnights(
+    cadence: Cadence, aligned: bool, drawn: tuple[AccountSettings, Period]
+) -> None:
+    """Each boundary inside the span is its unit's first local midnight, the slow way."""
+    settings, span = drawn
+    ms = milestones(cadence, span, settings, align_to_fiscal_year=aligned)
+    for m in ms[1:]:
+        first = unit_first_day(m.label, cadence, settings, aligned)
+        expected = pendulum_midnight(first, settings.timezone)
+        if expected is not None:
+            assert m.period.start == expected, (m.label, settings.timezone)

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from fractions import Fraction
 
+import attrs
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -526,3 +527,46 @@ def test_exactly_the_target_is_achieved_never_exceeded(
     for row in all_rows(report):
         assert row.status is expected
         assert (row.attainment == 1) is (nudge == 0)
+
+
+@given(measured_goals(), st.data())
+def test_rows_built_without_validation_equal_validated_ones(
+    case: tuple[Goal, dict[tuple[str, str, int], Measurement]], data: st.DataObject
+) -> None:
+    """evaluate builds its rows and report on a trusted path; the public constructors agree.
+
+    Field by field and type by type (a target of 3 and of Fraction(3) are equal
+    but not identical), and the report's lookups work.
+    """
+    goal, measured = case
+    report = evaluate(goal, measured, at=data.draw(instants(goal)))
+    fields = [a.name for a in attrs.fields(Progress)]
+    for row in all_rows(report):
+        rebuilt = Progress(**{name: getattr(row, name) for name in fields})
+        assert rebuilt == row
+        assert [type(getattr(row, n)) for n in fields] == [
+            type(getattr(rebuilt, n)) for n in fields
+        ]
+        assert type(row.target) is int or row.target.denominator != 1  # never Fraction(3)
+    again = GoalReport(
+        report.goal_id,
+        report.calculated_at,
+        report.milestones,
+        report.rows,
+        report.contributor_rows,
+        report.milestone_rows,
+    )
+    assert again == report
+    for row in report.rows:
+        assert row.contributor_id is not None
+        assert row.milestone_index is not None
+        assert report.row(row.contributor_id, row.milestone_index) is row
+    for row in report.contributor_rows:
+        assert row.contributor_id is not None
+        assert report.whole_goal(row.contributor_id) is row
+    for row in report.milestone_rows:
+        assert row.milestone_index is not None
+        assert report.total(row.milestone_index) is row
+        assert report.milestone_at(goal.milestones[row.milestone_index].period.start).index == (
+            row.milestone_index
+        )

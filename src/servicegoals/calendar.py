@@ -197,8 +197,7 @@ def _start_of(day: date, tz: tzinfo, field: str, value: Any) -> datetime:
 
 
 def _day_start(day: date, tz: tzinfo) -> datetime:
-    naive = datetime(day.year, day.month, day.day)
-    utc = naive.replace(tzinfo=tz).astimezone(UTC)  # fold=0: the earlier midnight
+    utc = datetime(day.year, day.month, day.day, tzinfo=tz).astimezone(UTC)  # fold=0: the earlier
     local = utc.astimezone(tz)
     # Midnight exists when it converts back to itself (comparing the fields is
     # cheaper than building a naive copy: this runs for every milestone).
@@ -207,7 +206,7 @@ def _day_start(day: date, tz: tzinfo) -> datetime:
     # Midnight falls into a gap.  fold=1 resolves it to an instant before the jump;
     # search the seconds between for the first one whose local date is ``day``
     # (time-zone transitions happen on whole seconds).
-    before = naive.replace(tzinfo=tz, fold=1).astimezone(UTC)
+    before = datetime(day.year, day.month, day.day, tzinfo=tz, fold=1).astimezone(UTC)
     lo, hi = 0, (local - before) // _SECOND
     while lo < hi:
         mid = (lo + hi) // 2
@@ -298,42 +297,51 @@ def _custom_label(span: Period, tz: tzinfo) -> str:
 
 
 class _Units:
-    """Calendar units of one cadence: where one starts, the next, and its label."""
+    """Calendar units of one cadence as ints: where one starts, its first day and label.
+
+    A weekly unit is the proleptic ordinal of its first day; the others are month
+    indices (``year * 12 + month - 1``).  The next unit is ``unit + size``.
+    """
 
     def __init__(self, cadence: Cadence, settings: AccountSettings, aligned: bool) -> None:
         self.cadence = cadence
+        self.weekly = cadence is Cadence.WEEKLY
         self.week_start = int(settings.week_start)
         self.fiscal_month = settings.fiscal_year_start_month
         self.aligned = aligned
-        self.months = _UNIT_MONTHS.get(cadence, 0)
+        self.size = 7 if self.weekly else _UNIT_MONTHS[cadence]
         # Quarters and years start at January unless aligned with the fiscal year.
         self.first_month = self.fiscal_month if aligned else 1
 
-    def containing(self, day: date) -> date:
-        if self.cadence is Cadence.WEEKLY:
-            return day - timedelta(days=(day.weekday() - self.week_start) % 7)
+    def containing(self, day: date) -> int:
+        if self.weekly:
+            return day.toordinal() - (day.weekday() - self.week_start) % 7
         index = _month_index(day)
-        return _from_month_index(index - (index - (self.first_month - 1)) % self.months)
+        return index - (index - (self.first_month - 1)) % self.size
 
-    def step(self, unit: date, count: int) -> date:
-        if self.cadence is Cadence.WEEKLY:
-            return unit + timedelta(days=7 * count)
-        return _from_month_index(_month_index(unit) + self.months * count)
+    def day(self, unit: int) -> date:
+        if not self.weekly:
+            return _from_month_index(unit)
+        try:
+            return date.fromordinal(unit)
+        except ValueError:  # milestones() reports it for the span
+            raise OverflowError(f"day {unit} is outside the calendar") from None
 
-    def label(self, unit: date) -> str:
-        if self.cadence is Cadence.WEEKLY:
-            return unit.isoformat()
+    def label(self, unit: int, day: date) -> str:
+        """The label of ``unit``, whose first ``day`` is known already."""
+        if self.weekly:
+            return day.isoformat()
         if self.cadence is Cadence.MONTHLY:
-            return f"{unit.year:04d}-{unit.month:02d}"
+            return f"{day.year:04d}-{day.month:02d}"
         if self.aligned:
-            fy = fiscal_year_of(unit, self.fiscal_month)
+            fy = fiscal_year_of(day, self.fiscal_month)
             if self.cadence is Cadence.YEARLY:
                 return f"FY{fy}"
-            quarter = (unit.month - self.fiscal_month) % 12 // 3 + 1
+            quarter = (day.month - self.fiscal_month) % 12 // 3 + 1
             return f"FY{fy}-Q{quarter}"
         if self.cadence is Cadence.YEARLY:
-            return f"{unit.year:04d}"
-        return f"{unit.year:04d}-Q{(unit.month - 1) // 3 + 1}"
+            return f"{day.year:04d}"
+        return f"{day.year:04d}-Q{(day.month - 1) // 3 + 1}"
 
 
 def milestones(
@@ -371,26 +379,28 @@ def _milestones(
         return (Milestone(0, span, _custom_label(span, tz)),)
 
     units = _Units(cadence, settings, align_to_fiscal_year)
+    size, first_day = units.size, units.day
     unit = units.containing(span.start.astimezone(tz).date())
     # Where midnight happens twice, the hour after the first one still shows the
     # previous date; step back until the unit really starts at or before the span.
-    while _day_start(unit, tz) > span.start:
-        unit = units.step(unit, -1)
-    following = units.step(unit, 1)
-    boundary = _day_start(following, tz)
+    while _day_start(first_day(unit), tz) > span.start:
+        unit -= size
+    following = unit + size
+    day = first_day(following)
+    boundary = _day_start(day, tz)
     while boundary <= span.start:
-        unit, following = following, units.step(following, 1)
-        boundary = _day_start(following, tz)
+        unit, following = following, following + size
+        day = first_day(following)
+        boundary = _day_start(day, tz)
 
-    starts = [span.start]
-    labels = [units.label(unit)]
-    while boundary < span.end:
-        starts.append(boundary)
-        labels.append(units.label(following))
-        following = units.step(following, 1)
-        boundary = _day_start(following, tz)
-    ends = [*starts[1:], span.end]
-    return tuple(
-        Milestone(i, Period._between(s, e), label)
-        for i, (s, e, label) in enumerate(zip(starts, ends, labels, strict=True))
-    )
+    made: list[Milestone] = []
+    start, label = span.start, units.label(unit, first_day(unit))
+    end = span.end
+    while boundary < end:
+        made.append(Milestone(len(made), Period._between(start, boundary), label))
+        start, label = boundary, units.label(following, day)
+        following += size
+        day = first_day(following)
+        boundary = _day_start(day, tz)
+    made.append(Milestone(len(made), Period._between(start, end), label))
+    return tuple(made)

@@ -10,9 +10,10 @@ contributors are carried forward the same way.
 from __future__ import annotations
 
 import enum
+import functools
 import math
 from bisect import bisect_right
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from fractions import Fraction
 from typing import Any, TypeAlias
@@ -21,9 +22,9 @@ import attrs
 from attrs import field, frozen
 
 from ._errors import InvalidInput, NotFound
-from ._validate import aware, integer, text, to_us
-from .calendar import Milestone, Period
-from .goals import Directory, Goal
+from ._validate import aware, duration_us, integer, text, to_us
+from .calendar import Milestone
+from .goals import Directory, Goal, Target
 from .kpis import Direction, Kpi, Measurement, Unit
 from .measure import CellKey, Measurements
 
@@ -143,13 +144,36 @@ def _amount(value: Fraction) -> Amount:
     return value.numerator if value.denominator == 1 else value
 
 
-def _ratio(direction: Direction, actual: int, target: int) -> tuple[Fraction | None, bool]:
-    """Attainment and the infinite flag of an actual (> 0 target) against a target."""
-    if direction is Direction.HIGHER_IS_BETTER:
-        return Fraction(actual, target), False
+#: Makes the exact ratio ``n / d`` of two ints, ``d > 0``: `Fraction` or a cache of it.
+Ratio: TypeAlias = Callable[[int, int], Fraction]
+#: ``(target, value, attainment, infinite)`` of a score, its measurement aside.
+Scored: TypeAlias = tuple[Amount, "Fraction | None", "Fraction | None", bool]
+
+
+def _scored(
+    kpi: Kpi, cells: int, target_sum: int, allowed: int, measured: Measurement, ratio: Ratio
+) -> Scored:
+    """The pooling rules on integer sums: ``cells`` targets adding up to ``target_sum``,
+    ``allowed`` = Σ target·count and their pooled ``measured``.
+
+    Every comparison stays in ints; a `Fraction` is made only for the results.
+    """
+    n = measured.count
+    target: Amount
+    if kpi.unit is Unit.COUNT:
+        target, value = target_sum, ratio(n, 1)
+        actual, expected = n, target_sum
+    elif n == 0:
+        return _amount(Fraction(target_sum, cells)), None, None, False
+    else:
+        target = allowed // n if allowed % n == 0 else ratio(allowed, n)
+        value = ratio(measured.total, n)
+        actual, expected = measured.total, allowed
+    if kpi.direction is Direction.HIGHER_IS_BETTER:
+        return target, value, ratio(actual, expected), False
     if actual == 0:
-        return None, True
-    return Fraction(target, actual), False
+        return target, value, None, True  # an average of zero is infinitely good
+    return target, value, ratio(expected, actual), False
 
 
 def _check_cells(cells: Sequence[tuple[int, Measurement]]) -> None:
@@ -179,60 +203,83 @@ def score(kpi: Kpi, cells: Sequence[tuple[int, Measurement]]) -> Score:
     if not isinstance(kpi, Kpi):
         raise InvalidInput("kpi", kpi, "expected a Kpi")
     _check_cells(cells)
-    return _score(kpi, cells)
+    pool = _Pool()
+    for amount, cell in cells:
+        pool.add(amount, cell)
+    measured = pool.measurement() if len(cells) > 1 else cells[0][1]
+    target, value, attainment, infinite = pool.scored(kpi, measured, Fraction)
+    return Score(target, measured, value, attainment, infinite)
 
 
-def _score(kpi: Kpi, cells: Sequence[tuple[int, Measurement]]) -> Score:
-    """:func:`score` on cells that are known to be valid (from a Goal)."""
-    if len(cells) == 1:  # a cell row: the common case
-        measured = cells[0][1]
-    else:
-        measured = Measurement(sum(m.count for _, m in cells), sum(m.total for _, m in cells))
-    if kpi.unit is Unit.COUNT:
-        target = sum(t for t, _ in cells)
-        attainment, infinite = _ratio(kpi.direction, measured.count, target)
-        return Score(target, measured, Fraction(measured.count), attainment, infinite)
-    if measured.count == 0:
-        mean_target = _amount(Fraction(sum(t for t, _ in cells), len(cells)))
-        return Score(mean_target, measured, None, None, False)
-    allowed = sum(t * m.count for t, m in cells)  # cells without tickets add 0
-    target_mean = _amount(Fraction(allowed, measured.count))
-    attainment, infinite = _ratio(kpi.direction, measured.total, allowed)
-    return Score(target_mean, measured, measured.average, attainment, infinite)
+class _Pool:
+    """Integer sums of pooled cells: how many, Σ target, Σ target·count, Σ count, Σ total."""
+
+    __slots__ = ("allowed", "cells", "count", "target", "total")
+
+    def __init__(self) -> None:
+        self.cells = self.target = self.allowed = self.count = self.total = 0
+
+    def add(self, target: int, measured: Measurement) -> None:
+        n = measured.count
+        self.cells += 1
+        self.target += target
+        self.allowed += target * n
+        self.count += n
+        self.total += measured.total
+
+    def measurement(self) -> Measurement:
+        return Measurement(self.count, self.total)
+
+    def scored(self, kpi: Kpi, measured: Measurement, ratio: Ratio) -> Scored:
+        return _scored(kpi, self.cells, self.target, self.allowed, measured, ratio)
 
 
-def _status(at_us: int, period: Period, s: Score) -> Status:
-    if at_us < period.start_us:
-        return Status.PENDING
-    if at_us < period.end_us:
-        return Status.IN_PROGRESS
-    if s.infinite:
-        return Status.EXCEEDED
-    if s.attainment is None or s.attainment < 1:
-        return Status.MISSED
-    return Status.ACHIEVED if s.attainment == 1 else Status.EXCEEDED
+#: A period as ``(start_us, end_us)``.
+Bounds: TypeAlias = tuple[int, int]
+
+
+# The slots' own setters: rows the calculator made itself are not validated again
+# (measured fastest, ahead of object.__setattr__ and of the attrs __init__).
+_SET_ROW = tuple(Progress.__dict__[a.name].__set__ for a in attrs.fields(Progress))
 
 
 def _row(
-    contributor_id: str | None,
-    milestone_index: int | None,
-    s: Score,
-    period: Period,
+    key: RowKey,
+    bounds: Bounds,
+    scored: Scored,
+    measured: Measurement,
     at: datetime,
+    at_us: int,
 ) -> Progress:
-    """A freshly calculated row: its status at ``at``."""
-    return Progress(
-        contributor_id,
-        milestone_index,
-        s.target,
-        s.measurement,
-        s.value,
-        s.attainment,
-        _status(to_us(at), period, s),
-        at,
-        None,
-        s.infinite,
-    )
+    """A freshly calculated row: its status at ``at`` (``at_us`` in epoch microseconds)."""
+    target, value, attainment, infinite = scored
+    if at_us < bounds[0]:
+        status = Status.PENDING
+    elif at_us < bounds[1]:
+        status = Status.IN_PROGRESS
+    elif infinite:
+        status = Status.EXCEEDED
+    elif attainment is None:
+        status = Status.MISSED
+    else:  # attainment < 1, == 1 or > 1, compared as ints (its denominator is > 0)
+        numerator, denominator = attainment.numerator, attainment.denominator
+        if numerator < denominator:
+            status = Status.MISSED
+        else:
+            status = Status.ACHIEVED if numerator == denominator else Status.EXCEEDED
+    row: Progress = object.__new__(Progress)
+    s0, s1, s2, s3, s4, s5, s6, s7, s8, s9 = _SET_ROW
+    s0(row, key[0])
+    s1(row, key[1])
+    s2(row, target)
+    s3(row, measured)
+    s4(row, value)
+    s5(row, attainment)
+    s6(row, status)
+    s7(row, at)
+    s8(row, None)
+    s9(row, infinite)
+    return row
 
 
 def _rows(value: Iterable[Progress]) -> tuple[Progress, ...]:
@@ -331,20 +378,46 @@ class GoalReport:
         return self._index.get(key)
 
 
-def _freeze(row: Progress, period: Period) -> Progress:
+def _freeze(row: Progress, end_us: int) -> Progress:
     """``row`` marked frozen, for the reason its own calculation time gives.
 
-    Calculated at or after its period's end: expired (a row is fixed then,
-    whatever happens to its contributor later); before: contributor inactive.
-    So a frozen row's reason never changes while it is carried.
+    Calculated at or after its period's end (``end_us``): expired (a row is
+    fixed then, whatever happens to its contributor later); before: contributor
+    inactive.  So a frozen row's reason never changes while it is carried.
     """
-    expired = to_us(row.calculated_at) >= period.end_us
+    expired = to_us(row.calculated_at) >= end_us
     reason = FrozenReason.EXPIRED if expired else FrozenReason.CONTRIBUTOR_INACTIVE
     return row if row.frozen is reason else attrs.evolve(row, frozen=reason)
 
 
+def _report(
+    goal: Goal,
+    at: datetime,
+    rows: list[Progress],
+    contributor_rows: list[Progress],
+    milestone_rows: list[Progress],
+) -> GoalReport:
+    """The report `evaluate` made: its rows are of the right kinds and unique by construction."""
+    report: GoalReport = object.__new__(GoalReport)
+    index = {(r.contributor_id, r.milestone_index): r for r in rows}
+    index.update({(r.contributor_id, None): r for r in contributor_rows})
+    index.update({(None, r.milestone_index): r for r in milestone_rows})
+    for name, value in (
+        ("goal_id", goal.id),
+        ("calculated_at", at),
+        ("milestones", goal.milestones),
+        ("rows", tuple(rows)),
+        ("contributor_rows", tuple(contributor_rows)),
+        ("milestone_rows", tuple(milestone_rows)),
+        ("_index", index),
+        ("_starts", [m.period.start_us for m in goal.milestones]),
+    ):
+        object.__setattr__(report, name, value)
+    return report
+
+
 class _Evaluation:
-    """The state of one :func:`evaluate` call, so the row helpers stay small.
+    """The state of one `evaluate` call, so the row helpers stay small.
 
     Every row, cell or roll-up, follows one rule: it is recalculated from its
     inputs at ``at`` unless an earlier row exists and was calculated at or
@@ -361,33 +434,50 @@ class _Evaluation:
         self.goal_id = goal.id
         self.measurements = measurements
         self.at = at
+        self.at_us = to_us(at)
         self.previous = previous
+        # Counts and count targets take few distinct values (0/1, 0/target, ...), so one
+        # evaluation makes each ratio once; averages are nearly all distinct.
+        count = goal.kpi.unit is Unit.COUNT
+        self.ratio: Ratio = functools.cache(Fraction) if count else Fraction
 
-    def cell(self, contributor_id: str, m: Milestone, target: int, inactive: bool) -> Progress:
-        """The row of one targeted cell."""
-        key = (contributor_id, m.index)
-        old = self._fixed(key, m.period, inactive)
-        measured = old.measurement if old else self._measured((self.goal_id, *key))
-        return self._row(key, _score(self.kpi, [(target, measured)]), m.period, old, inactive)
-
-    def pooled(
-        self, key: RowKey, cells: Sequence[tuple[int, Progress]], period: Period, inactive: bool
+    def cell(
+        self, contributor_id: str, index: int, bounds: Bounds, target: int, inactive: bool
     ) -> Progress:
-        """A roll-up row over the report's own ``cells``, frozen ones included."""
-        s = _score(self.kpi, [(t, r.measurement) for t, r in cells])
-        return self._row(key, s, period, self._fixed(key, period, inactive), inactive)
+        """The row of one targeted cell."""
+        key = (contributor_id, index)
+        old = None if self.previous is None else self._fixed(key, bounds, inactive)
+        if old is not None:
+            measured = old.measurement
+        else:
+            cell = (self.goal_id, contributor_id, index)
+            measured = self.measurements.get(cell, _NOTHING)
+            if type(measured) is not Measurement or (measured.count == 0 and measured.total):
+                measured = self._measured(cell, measured)
+        scored = _scored(self.kpi, 1, target, target * measured.count, measured, self.ratio)
+        if old is None and not inactive:  # the common case, first
+            return _row(key, bounds, scored, measured, self.at, self.at_us)
+        return self._row(key, bounds, scored, measured, old, inactive)
 
-    def _fixed(self, key: RowKey, period: Period, inactive: bool) -> Progress | None:
+    def pooled(self, key: RowKey, bounds: Bounds, cells: _Pool, inactive: bool) -> Progress:
+        """A roll-up row over the report's own cells, frozen ones included."""
+        measured = cells.measurement()
+        scored = cells.scored(self.kpi, measured, self.ratio)
+        return self._row(
+            key, bounds, scored, measured, self._fixed(key, bounds, inactive), inactive
+        )
+
+    def _fixed(self, key: RowKey, bounds: Bounds, inactive: bool) -> Progress | None:
         """The previous row when this one is not recalculated, else None."""
         old = None if self.previous is None else self.previous._lookup(key)
-        if old is not None and (inactive or to_us(old.calculated_at) >= period.end_us):
+        if old is not None and (inactive or to_us(old.calculated_at) >= bounds[1]):
             return old
         return None
 
-    def _measured(self, key: CellKey) -> Measurement:
-        measured = self.measurements.get(key, None)
+    def _measured(self, key: CellKey, measured: object) -> Measurement:
+        """``measured`` when it is a valid measurement (None: no tickets), else raise."""
         if measured is None:
-            return Measurement()  # a missing cell counts as no tickets
+            return _NOTHING  # a missing cell counts as no tickets
         if not isinstance(measured, Measurement):
             raise InvalidInput(f"measurements[{key!r}]", measured, "expected a Measurement")
         if measured.count == 0 and measured.total != 0:
@@ -397,18 +487,30 @@ class _Evaluation:
         return measured
 
     def _row(
-        self, key: RowKey, s: Score, period: Period, old: Progress | None, inactive: bool
+        self,
+        key: RowKey,
+        bounds: Bounds,
+        scored: Scored,
+        measured: Measurement,
+        old: Progress | None,
+        inactive: bool,
     ) -> Progress:
         if old is None:
-            row = _row(key[0], key[1], s, period, self.at)
+            row = _row(key, bounds, scored, measured, self.at, self.at_us)
             # An inactive contributor without an earlier row gets one calculation.
-            return _freeze(row, period) if inactive else row
-        if old.target != s.target or old.measurement != s.measurement:
-            old = _row(key[0], key[1], s, period, old.calculated_at)
-        return _freeze(old, period)
+            return _freeze(row, bounds[1]) if inactive else row
+        if old.target != scored[0] or old.measurement != measured:
+            at = old.calculated_at
+            old = _row(key, bounds, scored, measured, at, to_us(at))
+        return _freeze(old, bounds[1])
 
 
-def _carried(previous: GoalReport, goal: Goal) -> tuple[list[Progress], list[Progress]]:
+_NOTHING = Measurement()
+
+
+def _carried(
+    previous: GoalReport, goal: Goal, bounds: Sequence[Bounds]
+) -> tuple[list[Progress], list[Progress]]:
     """The rows and whole-goal rows of contributors deleted from ``goal``, frozen."""
     current = set(goal.contributor_ids)
     earlier = (*previous.rows, *previous.contributor_rows)
@@ -418,10 +520,11 @@ def _carried(previous: GoalReport, goal: Goal) -> tuple[list[Progress], list[Pro
     for cid in deleted:
         assert cid is not None  # rows and whole-goal rows name their contributor
         mine = previous.rows_of(cid)
-        rows.extend(_freeze(r, goal.milestones[_index(r)].period) for r in mine)
+        rows.extend(_freeze(r, bounds[_index(r)][1]) for r in mine)
         whole = previous._lookup((cid, None))
         if whole is not None:
-            wholes.append(_freeze(whole, _span(goal, mine) if mine else goal.span))
+            end = bounds[_index(mine[-1])][1] if mine else goal.span.end_us
+            wholes.append(_freeze(whole, end))
     return rows, wholes
 
 
@@ -453,6 +556,12 @@ def _check_previous(goal: Goal, previous: GoalReport | None, at: datetime) -> No
         raise InvalidInput("at", at, f"before the previous calculation at {previous.calculated_at}")
 
 
+def _target_us(target: Target) -> int:
+    """`Target.value` without its isinstance check: an int count or a timedelta."""
+    amount = target.amount
+    return amount if type(amount) is int else duration_us(amount)  # type: ignore[arg-type]
+
+
 def evaluate(
     goal: Goal,
     measurements: Measurements,
@@ -481,40 +590,37 @@ def evaluate(
         raise InvalidInput("directory", directory, "expected a Directory or None")
 
     run = _Evaluation(goal, measurements, at, previous)
+    bounds = [(m.period.start_us, m.period.end_us) for m in goal.milestones]
+    totals = [_Pool() for _ in bounds]
     rows: list[Progress] = []
     contributor_rows: list[Progress] = []
-    by_milestone: dict[int, list[tuple[int, Progress]]] = {}
     for contributor, targets in zip(goal.contributors, goal.targets, strict=True):
         inactive = directory is not None and not directory.is_active(contributor)
-        own: list[tuple[int, Progress]] = []
-        for m, target in zip(goal.milestones, targets, strict=True):
+        own = _Pool()
+        first = last = -1
+        for j, target in enumerate(targets):
             if target is None:
                 continue
-            amount = target.value
-            row = run.cell(contributor.id, m, amount, inactive)
-            own.append((amount, row))
-            by_milestone.setdefault(m.index, []).append((amount, row))
-        if not own:
-            continue
-        mine = [r for _, r in own]
-        rows.extend(mine)
-        span = _span(goal, mine)
-        contributor_rows.append(run.pooled((contributor.id, None), own, span, inactive))
+            amount = _target_us(target)
+            row = run.cell(contributor.id, j, bounds[j], amount, inactive)
+            rows.append(row)
+            own.add(amount, row.measurement)
+            totals[j].add(amount, row.measurement)
+            if first < 0:
+                first = j
+            last = j
+        if first >= 0:
+            # From the first targeted milestone's start to the last one's end.
+            span = (bounds[first][0], bounds[last][1])
+            contributor_rows.append(run.pooled((contributor.id, None), span, own, inactive))
 
     if previous is not None:
         # Deleted contributors' last rows are carried forward, but not pooled.
-        deleted_rows, deleted_wholes = _carried(previous, goal)
+        deleted_rows, deleted_wholes = _carried(previous, goal, bounds)
         rows.extend(deleted_rows)
         contributor_rows.extend(deleted_wholes)
 
     milestone_rows = [
-        run.pooled((None, j), by_milestone[j], goal.milestones[j].period, False)
-        for j in sorted(by_milestone)
+        run.pooled((None, j), bounds[j], pool, False) for j, pool in enumerate(totals) if pool.cells
     ]
-    return GoalReport(goal.id, at, goal.milestones, rows, contributor_rows, milestone_rows)
-
-
-def _span(goal: Goal, rows: Sequence[Progress]) -> Period:
-    """From the first targeted milestone's start to the last one's end."""
-    first, last = _index(rows[0]), _index(rows[-1])
-    return Period(goal.milestones[first].period.start, goal.milestones[last].period.end)
+    return _report(goal, at, rows, contributor_rows, milestone_rows)
