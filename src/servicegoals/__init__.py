@@ -102,12 +102,15 @@ from .sources import (
 from .status import FrozenReason, GoalReport, Progress, Score, Status, evaluate, score
 from .stores import Claim, InMemoryStore, OutboxEntry, OutboxState, SqliteStore, Store
 from .tracker import DeliverySummary, RefreshSummary, Tracker
+from .worktime import ALL_DAY, CLOSED, Holidays, Schedule, Slot
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "ALL_DAY",
     "AVG_RESOLUTION_TIME",
     "AVG_RESPONSE_TIME",
+    "CLOSED",
     "CLOSED_TICKETS",
     "SERVICE_TEMPLATES",
     "Account",
@@ -136,6 +139,7 @@ __all__ = [
     "GoalFilter",
     "GoalMatch",
     "GoalReport",
+    "Holidays",
     "ImmutableField",
     "InMemorySource",
     "InMemoryStore",
@@ -160,9 +164,11 @@ __all__ = [
     "Progress",
     "RefreshSummary",
     "Rule",
+    "Schedule",
     "Score",
     "Seat",
     "ServiceGoalsError",
+    "Slot",
     "SmtpNotifier",
     "SqliteSource",
     "SqliteStore",

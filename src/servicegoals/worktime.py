@@ -33,7 +33,7 @@ from attrs import field, frozen
 
 from ._errors import InvalidInput
 from ._validate import EPOCH, aware, duration_us, from_us, to_us
-from .calendar import _zone
+from .calendar import _timezone_name, _zone
 
 __all__ = [
     "ALL_DAY",
@@ -313,13 +313,6 @@ class Holidays:
 # -- schedules ---------------------------------------------------------------
 
 
-def _timezone(value: Any) -> str:
-    if not isinstance(value, str) or not value:
-        raise InvalidInput("timezone", value, "expected an IANA time zone name")
-    _zone(value)
-    return value
-
-
 def _holidays(value: Any) -> Holidays:
     if not isinstance(value, Holidays):
         raise InvalidInput("holidays", value, "expected a Holidays")
@@ -371,7 +364,7 @@ class Schedule:
             a night shift running into the next day's slots), or a bad holiday.
     """
 
-    timezone: str = field(converter=_timezone)
+    timezone: str = field(converter=_timezone_name)
     week: tuple[tuple[Slot, ...], ...] = field(converter=_week)
     holidays: Holidays = field(default=Holidays(), converter=_holidays)
     _weeks: dict[int, _Week] = field(init=False, factory=dict, eq=False, repr=False)
@@ -477,7 +470,7 @@ class Schedule:
         Raises:
             InvalidInput: a negative duration, or a schedule that never works.
         """
-        if not isinstance(duration_us, int) or duration_us < 0:
+        if not isinstance(duration_us, int) or isinstance(duration_us, bool) or duration_us < 0:
             raise InvalidInput("duration", duration_us, "expected a duration of at least zero")
         if duration_us == 0:
             return start_us
@@ -497,18 +490,24 @@ class Schedule:
     def _us(self, field: str, value: Any) -> int:
         us = to_us(aware(field, value))
         if not _FIRST_US <= us <= _LAST_US:
-            raise InvalidInput(field, value, "outside the supported calendar (years 1..9999)")
+            raise InvalidInput(field, value, "outside the supported calendar (years 2..9998)")
         return us
 
     def _week_of(self, t: int) -> _Week:
         """The local week containing instant ``t``."""
         # The local date is the UTC date or a neighbour (offsets stay within a day).
         ordinal = t // _DAY_US + _EPOCH_ORDINAL
-        week = self._week(ordinal - (ordinal - 1) % 7)
-        if t < week.start:
-            return self._week(ordinal - (ordinal - 1) % 7 - 7)
-        if t >= week.end:
-            return self._week(ordinal - (ordinal - 1) % 7 + 7)
+        monday = ordinal - (ordinal - 1) % 7
+        try:
+            week = self._week(monday)
+            if t < week.start:
+                return self._week(monday - 7)
+            if t >= week.end:
+                return self._week(monday + 7)
+        except (OverflowError, ValueError):  # beyond the calendar
+            raise InvalidInput(
+                "instant", t, "expected epoch microseconds within years 2..9998"
+            ) from None
         return week
 
     def _week(self, monday: int) -> _Week:
