@@ -10,6 +10,8 @@
    aggregates SQLite's) exactly; any difference fails the run (exit status 1).
 5. Store size: an SQLite store after 1,000 hourly refreshes, with and without
    retention (bench.retention).
+6. Working time: ``Schedule.working_us`` over random spans, against plain
+   subtraction and a naive day walk that must agree (figures only).
 
 Each target is printed with PASS or MISS; a MISS is a finding, not a failure.
 ``docs/performance.md`` explains the method and keeps the latest figures.
@@ -55,10 +57,13 @@ class Plan:
     judged: int
     #: Peak memory at ``sizes[-1]`` is compared with that at this size.
     memory_base: int
+    #: Working-time spans timed, and how many of them the naive day walk checks.
+    worktime_spans: int = 10**6
+    worktime_sample: int = 10_000
 
 
 FULL = Plan((10**4, 10**5, 10**6, 10**7), 50, 200, 10**6, 10_000, 3, 10**6, 10**5)
-QUICK = Plan((10**3, 10**4), 15, 40, 10**4, 1_000, 1, 10**4, 10**3)
+QUICK = Plan((10**3, 10**4), 15, 40, 10**4, 1_000, 1, 10**4, 10**3, 10**4, 500)
 
 
 @frozen
@@ -280,6 +285,38 @@ def store_size(quick: bool, seed: int) -> None:
     table(("retention", *(f"MiB after {n:,}" for n in marks), "snapshots kept"), rows)
 
 
+def working_time(plan: Plan, seed: int) -> None:
+    """Section 6 (bench.worktime): figures only; a day walk that disagrees fails the run."""
+    say()
+    say(
+        f"6. Working time: Schedule.working_us over {plan.worktime_spans:,} random spans "
+        f"of 0-60 days (best of {plan.repeat}; a fresh process)"
+    )
+    got = _child(
+        "worktime",
+        spans=plan.worktime_spans,
+        sample=plan.worktime_sample,
+        seed=seed,
+        repeat=plan.repeat,
+    )
+    if not got["equal"]:
+        raise Failed(f"working time: the day walk disagrees on {got['sample']:,} spans")
+    per = {k: got[k] / n for k, n in (("ours_s", got["spans"]), ("cold_s", got["spans"]))}
+    per["subtraction_s"] = got["subtraction_s"] / got["spans"]
+    per["day_walk_s"] = got["day_walk_s"] / got["sample"]
+    rows = [
+        (name, f"{per[key] * 1e6:.2f}", _n(1 / per[key]), f"{per[key] / per['ours_s']:.2f}")
+        for name, key in (
+            ("Schedule.working_us (warm)", "ours_s"),
+            ("Schedule.working_us (cold)", "cold_s"),
+            ("end - start", "subtraction_s"),
+            (f"naive day walk ({got['sample']:,} spans)", "day_walk_s"),
+        )
+    ]
+    table(("path", "µs/span", "spans/s", "× ours"), rows)
+    say(f"   day walk equal on its sample: yes; {got['holidays']} holidays in 2025-2027")
+
+
 def checks(
     plan: Plan, memory: dict[int, dict[str, Any]], pushed: dict[str, float], goals_per_s: float
 ) -> list[Check]:
@@ -351,6 +388,12 @@ def main(argv: list[str] | None = None) -> int:
     say()
     say("4. Equality: every size and the push-down equal the pandas baseline exactly: PASS")
     store_size(args.quick, seed)
+    try:
+        working_time(plan, seed)
+    except Failed as failure:
+        say()
+        say(f"EQUALITY CHECK FAILED: {failure}")
+        return 1
     say(f"load average at the end: {os.getloadavg()[0]:.2f} (a busy machine lowers every figure)")
     say()
     quick = " (quick run: smaller sizes; the targets are judged on a full run)"

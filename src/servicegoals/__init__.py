@@ -108,12 +108,15 @@ from .sources import (
 from .status import FrozenReason, GoalReport, Progress, Score, Status, evaluate, score
 from .stores import Claim, InMemoryStore, OutboxEntry, OutboxState, Retention, SqliteStore, Store
 from .tracker import DeliverySummary, DeliveryTimeout, RefreshSummary, Tracker
+from .worktime import ALL_DAY, CLOSED, Holidays, Schedule, Slot
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "ALL_DAY",
     "AVG_RESOLUTION_TIME",
     "AVG_RESPONSE_TIME",
+    "CLOSED",
     "CLOSED_TICKETS",
     "SERVICE_TEMPLATES",
     "Account",
@@ -144,6 +147,7 @@ __all__ = [
     "GoalMatch",
     "GoalReport",
     "GoalShape",
+    "Holidays",
     "ImmutableField",
     "InMemorySource",
     "InMemoryStore",
@@ -172,9 +176,11 @@ __all__ = [
     "RefreshSummary",
     "Retention",
     "Rule",
+    "Schedule",
     "Score",
     "Seat",
     "ServiceGoalsError",
+    "Slot",
     "SmtpNotifier",
     "SqliteSource",
     "SqliteStore",

@@ -49,6 +49,7 @@ from .calendar import AccountSettings, Cadence, Milestone, Period, Weekday, date
 from .goals import Contributor, Goal, NotificationSettings, Target
 from .kpis import SERVICE_TEMPLATES, Kpi, Unit, kpi_by_key
 from .status import GoalReport
+from .worktime import Holidays, Schedule
 
 __all__ = [
     "format_duration",
@@ -57,6 +58,8 @@ __all__ = [
     "parse_duration",
     "report_from_dict",
     "report_to_dict",
+    "schedule_from_dict",
+    "schedule_to_dict",
     "settings_from_dict",
     "settings_to_dict",
 ]
@@ -557,6 +560,76 @@ def _goal_out(goal: Goal) -> dict[str, Any]:
     return {k: v for k, v in out.items() if v is not None}
 
 
+# -- schedules ---------------------------------------------------------------
+
+_WEEKDAY_KEYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def _holidays(value: Any) -> dict[str, Any]:
+    return _fields(
+        value,
+        Holidays,
+        {
+            "dates": (False, lambda v: _each(_list(v), _day, list[date])),
+            "country": (False, _str),
+            "subdivision": (False, _str),
+        },
+    )
+
+
+def _list(value: Any) -> list[Any]:
+    if not isinstance(value, (list, tuple)):
+        raise _Bad(value, "expected a list")
+    return list(value)
+
+
+def _schedule(value: Any, _: Any = None) -> Schedule:
+    """``{timezone, week: {mon: [["09:00", "17:00"]], ...}, holidays: {dates, country}}``."""
+    got = _fields(
+        value,
+        Schedule,
+        {
+            "timezone": (True, _str),
+            "week": (True, lambda v: dict(_table(v, "day = list of [start, end] slots"))),
+            "holidays": (False, _holidays),
+        },
+    )
+    days, holidays = got["week"], got.get("holidays", {})
+    try:
+        return Schedule.weekly(
+            got["timezone"],
+            holidays=holidays.get("dates", ()),
+            country=holidays.get("country"),
+            subdivision=holidays.get("subdivision"),
+            **days,
+        )
+    except InvalidInput as exc:  # a day's slots: "mon[0].end" is "week.mon[0].end" here
+        day = re.split(r"[.\[]", exc.field, maxsplit=1)[0]
+        field = f"week.{exc.field}" if day in days else exc.field
+        raise InvalidInput(field, exc.value, exc.reason) from None
+
+
+def _schedule_out(schedule: Schedule) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "timezone": schedule.timezone,
+        "week": {
+            key: [list(slot.clock_times()) for slot in slots]
+            for key, slots in zip(_WEEKDAY_KEYS, schedule.week, strict=True)
+            if slots
+        },
+    }
+    found = schedule.holidays
+    holidays = {
+        "dates": [day.isoformat() for day in sorted(found.dates)],
+        "country": found.country,
+        "subdivision": found.subdivision,
+    }
+    holidays = {k: v for k, v in holidays.items() if v}
+    if holidays:
+        out["holidays"] = holidays
+    return out
+
+
 def _register() -> None:
     c = _converter
     # Later registrations win: general factories first, then the specific hooks.
@@ -582,6 +655,8 @@ def _register() -> None:
     c.register_unstructure_hook(Weekday, lambda w: w.name.lower())
     c.register_unstructure_hook_func(lambda t: t == tuple[Milestone, ...], _milestones_out)
     c.register_unstructure_hook(Goal, _goal_out)
+    c.register_structure_hook(Schedule, _schedule)
+    c.register_unstructure_hook(Schedule, _schedule_out)
 
 
 _register()
@@ -704,3 +779,21 @@ def settings_to_dict(settings: AccountSettings) -> dict[str, Any]:
 def settings_from_dict(data: Any, *, where: str = "account") -> AccountSettings:
     """Account settings from plain data: timezone, fiscal year start, week start."""
     return _structured(where, lambda: _converter.structure(data, AccountSettings))
+
+
+def schedule_to_dict(schedule: Schedule) -> dict[str, Any]:
+    """A schedule as plain data; `schedule_from_dict` reverses it exactly."""
+    if not isinstance(schedule, Schedule):
+        raise InvalidInput("schedule", schedule, "expected a Schedule")
+    return _schedule_out(schedule)
+
+
+def schedule_from_dict(data: Any, *, where: str = "schedule") -> Schedule:
+    """The schedule that ``data`` describes; errors name the path from ``where``.
+
+    ``{"timezone": "America/New_York", "week": {"mon": [["09:00", "17:00"]]},
+    "holidays": {"dates": ["2026-12-24"], "country": "US", "subdivision": "NY"}}``:
+    days ``mon`` .. ``sun`` (or ``mon_fri``, ``sat_sun``, ``every_day``) list
+    ``[start, end]`` local times; a day left out is closed.
+    """
+    return _structured(where, lambda: _schedule(data))

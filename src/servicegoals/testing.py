@@ -56,6 +56,7 @@ from .goals import (
 from .kpis import SERVICE_TEMPLATES, Kpi, Ticket, Unit
 from .notify import Notification
 from .sources import InMemorySource
+from .worktime import Holidays, Schedule, Slot
 
 __all__ = [
     "PIPELINES",
@@ -70,6 +71,7 @@ __all__ = [
     "notification_settings",
     "periods",
     "raises",
+    "schedules",
     "tickets",
     "timezones",
 ]
@@ -226,6 +228,63 @@ def periods(
     """
     _check_days(min_days, max_days)
     return _period(settings, min_days, max_days, min_start, max_start)
+
+
+_WEEK_MINUTES = 7 * 1440
+
+
+def _longest(minute: int) -> int:
+    """The longest slot starting at ``minute``: a whole day from midnight, else under a day."""
+    return 1440 if minute % 1440 == 0 else 1439
+
+
+@st.composite
+def _schedule(
+    draw: st.DrawFn,
+    zones: st.SearchStrategy[str] | None,
+    holidays: tuple[date, date] | None,
+    minutes: st.SearchStrategy[int] | None,
+) -> Schedule:
+    zone = draw(timezones() if zones is None else zones)
+    # Slot edges are distinct minutes of the week, paired in order, so slots
+    # never overlap; a pair a day or more apart is cut to the longest slot.
+    if minutes is None:
+        spots = st.integers(0, _WEEK_MINUTES - 1)
+    else:
+        spots = st.builds(lambda day, minute: day * 1440 + minute, st.integers(0, 6), minutes)
+    points = sorted(draw(st.sets(spots, max_size=14)))
+    edges = [(a, min(b, a + _longest(a))) for a, b in zip(points[::2], points[1::2], strict=False)]
+    night: bool = draw(st.booleans())
+    if edges and night:
+        # A night shift from late Sunday into Monday, up to the first slot.
+        start = max(edges[-1][1], _WEEK_MINUTES - 1440 + draw(st.integers(0, 1439)))
+        end = min(edges[0][0] + _WEEK_MINUTES, start + _longest(start))
+        if start < min(end, _WEEK_MINUTES):
+            edges.append((start, end))
+    week: list[list[Slot]] = [[] for _ in range(7)]
+    for a, b in edges:
+        day, minute = divmod(a, 1440)
+        week[day].append(Slot(timedelta(minutes=minute), timedelta(minutes=minute + b - a)))
+    dates: frozenset[date] = frozenset()
+    if holidays is not None:
+        dates = draw(st.frozensets(st.dates(*holidays), max_size=30))
+    return Schedule(zone, tuple(tuple(day) for day in week), Holidays(dates))
+
+
+def schedules(
+    *,
+    zones: st.SearchStrategy[str] | None = None,
+    holidays: tuple[date, date] | None = (date(2020, 1, 1), date(2030, 12, 31)),
+    minutes: st.SearchStrategy[int] | None = None,
+) -> st.SearchStrategy[Schedule]:
+    """Working-time schedules: up to seven slots a week on whole minutes, in any zone.
+
+    Slots may run overnight (including Sunday night into Monday); up to 30
+    holiday dates are drawn between the two ``holidays`` dates (None: none).
+    ``minutes`` draws the minutes of the day that slot edges fall on (0..1439),
+    for example the hours around daylight-saving changes.
+    """
+    return _schedule(zones, holidays, minutes)
 
 
 # == Hypothesis strategies: people ============================================
