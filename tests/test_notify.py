@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
 
 import attrs
 import pytest
@@ -23,18 +28,23 @@ from servicegoals import (
     Notification,
     NotificationEvent,
     NotificationSettings,
+    Period,
     Status,
     Team,
     Ticket,
     User,
     date_range,
+    dump_goals,
     evaluate,
+    forecast,
+    load_goals,
     measure,
     notification_key,
     plan_notifications,
 )
+from servicegoals._convert import goal_from_dict, goal_to_dict
 from servicegoals.measure import CellKey
-from servicegoals.testing import directories, goals, tickets
+from servicegoals.testing import directories, goals, raises, tickets
 
 ACCOUNT = AccountSettings()
 SPAN = date_range(date(2026, 1, 1), date(2026, 3, 31), ACCOUNT)  # Jan, Feb, Mar
@@ -58,19 +68,25 @@ def at(month: int, day: int, hour: int = 12) -> datetime:
 
 
 def closed_goal(
-    contributors: Sequence[User | Team] = (ADA,), notifications: NotificationSettings = ALL_ON
+    contributors: Sequence[User | Team] = (ADA,),
+    notifications: NotificationSettings = ALL_ON,
+    *,
+    id: str = "g1",
+    name: str = "Close tickets",
+    span: Period = SPAN,
+    target: int = 4,
 ) -> Goal:
     return Goal.create(
-        id="g1",
-        name="Close tickets",
+        id=id,
+        name=name,
         kpi=CLOSED_TICKETS,
         cadence=Cadence.MONTHLY,
-        span=SPAN,
+        span=span,
         settings=ACCOUNT,
         contributors=contributors,
-        targets={c.id: 4 for c in contributors},
+        targets={c.id: target for c in contributors},
         notifications=notifications,
-        created_at=at(1, 1, 0) - timedelta(days=1),
+        created_at=span.start - timedelta(days=1),
     )
 
 
@@ -280,11 +296,13 @@ def scenarios(draw: st.DrawFn) -> tuple[Directory, Goal, list[Ticket], list[date
     return directory, goal, pool, times
 
 
-@given(scenarios())
+@given(scenarios(), st.booleans())
 def test_repeated_refreshes_never_plan_a_key_twice(
-    scenario: tuple[Directory, Goal, list[Ticket], list[datetime]],
+    scenario: tuple[Directory, Goal, list[Ticket], list[datetime]], at_risk: bool
 ) -> None:
     directory, goal, pool, times = scenario
+    if at_risk:  # drawn settings rarely ask for it, and it is the event that re-arms
+        goal = goal.with_notifications(attrs.evolve(goal.notifications, on_at_risk=True))
     seen: set[str] = set()
     previous: GoalReport | None = None
     for when in times:
@@ -302,5 +320,229 @@ def test_repeated_refreshes_never_plan_a_key_twice(
             assert user.active
             assert n.recipient_email == user.email
             assert (n.percent is not None) == (n.event is NotificationEvent.PROGRESS_CROSSED)
+            if n.event is NotificationEvent.AT_RISK:  # a fall: at risk now, not before
+                assert forecast(goal, current).row(n.contributor_id, n.milestone_index).at_risk
+                before = forecast(goal, previous) if previous else None
+                was = before.find(n.contributor_id, n.milestone_index) if before else None
+                assert was is None or not was.at_risk
         seen.update(keys)
         previous = current
+
+
+# -- at risk -------------------------------------------------------------------------
+
+APRIL = date_range(date(2026, 4, 1), date(2026, 4, 30), ACCOUNT)  # 30 days
+AT_RISK_ONLY = NotificationSettings(on_at_risk=True)
+
+
+def april_goal(
+    contributors: Sequence[User | Team] = (BOB,), notifications: NotificationSettings = AT_RISK_ONLY
+) -> Goal:
+    return closed_goal(
+        contributors, notifications, id="g3", name="Close in April", span=APRIL, target=30
+    )
+
+
+def april(
+    goal: Goal, day: int, count: int, previous: GoalReport | None, hour: int = 0
+) -> GoalReport:
+    measured = {(goal.id, c, 0): Measurement(count) for c in goal.contributor_ids}
+    return evaluate(goal, measured, at=at(4, day, hour), previous=previous, directory=DIRECTORY)
+
+
+def test_at_risk_is_sent_once_per_fall_and_re_armed_on_recovery() -> None:
+    goal = april_goal()
+    day_9 = april(goal, 9, 8, None)  # 8 in 8 of 30 days: on pace
+    assert plan_notifications(None, day_9, goal, DIRECTORY) == ()
+    day_11 = april(goal, 11, 8, day_9)  # 24 projected: at risk
+    (fell,) = plan_notifications(day_9, day_11, goal, DIRECTORY)
+    assert (fell.recipient_id, fell.event, fell.percent) == ("bob", NotificationEvent.AT_RISK, None)
+    assert fell.subject == "Close in April (2026-04): at risk"
+    assert fell.body.endswith(
+        "Status: in progress; progress 26%.\n"
+        "Forecast: 80% at the milestone's end, below the 100% you should reach.\n"
+    )
+    # The key names the report that armed it, the last one in which the row was fine.
+    assert fell.key == notification_key(
+        "g3", "bob", 0, NotificationEvent.AT_RISK, None, "bob", armed_at=day_9.calculated_at
+    )
+    # Planning the same change again, or another tracker that refreshed from the same
+    # previous report at another time, gives the same key.
+    assert plan_notifications(day_9, day_11, goal, DIRECTORY) == (fell,)
+    other = april(goal, 10, 8, day_9, hour=12)
+    assert [n.key for n in plan_notifications(day_9, other, goal, DIRECTORY)] == [fell.key]
+    # Still at risk: nothing new.  Recovered: nothing.  At risk again: a new key.
+    day_12 = april(goal, 12, 8, day_11)
+    assert plan_notifications(day_11, day_12, goal, DIRECTORY) == ()
+    day_14 = april(goal, 14, 13, day_12)
+    assert plan_notifications(day_12, day_14, goal, DIRECTORY) == ()
+    day_20 = april(goal, 20, 13, day_14)
+    (again,) = plan_notifications(day_14, day_20, goal, DIRECTORY)
+    assert again.event is NotificationEvent.AT_RISK
+    assert again.key not in (fell.key,)
+    assert again.key == notification_key(
+        "g3", "bob", 0, NotificationEvent.AT_RISK, None, "bob", armed_at=day_14.calculated_at
+    )
+
+
+def test_at_risk_is_opt_in_and_follows_the_goal_settings() -> None:
+    quiet = april_goal(notifications=ALL_ON)  # every other event, but not at risk
+    day_9 = april(quiet, 9, 8, None)
+    day_11 = april(quiet, 11, 8, day_9)
+    assert NotificationEvent.AT_RISK not in [
+        n.event for n in plan_notifications(day_9, day_11, quiet, DIRECTORY)
+    ]
+    # At 80% of the forecast, a 75% threshold is not crossed.
+    lenient = april_goal(notifications=attrs.evolve(AT_RISK_ONLY, at_risk_below_percent=75))
+    assert plan_notifications(None, april(lenient, 11, 8, None), lenient, DIRECTORY) == ()
+    # No tickets at all, but before the minimum share (here 50%) nothing is at risk yet.
+    patient = april_goal(notifications=attrs.evolve(AT_RISK_ONLY, at_risk_after_percent=50))
+    day_15 = april(patient, 15, 0, None)
+    assert plan_notifications(None, day_15, patient, DIRECTORY) == ()
+    day_16 = april(patient, 16, 0, day_15)  # 15 of 30 days: half the month
+    assert events(plan_notifications(day_15, day_16, patient, DIRECTORY)) == [
+        ("bob", 0, NotificationEvent.AT_RISK, None)
+    ]
+
+
+class _StopsAt:
+    """A working clock whose working time ends at ``stop_us``."""
+
+    def __init__(self, stop: datetime) -> None:
+        self.stop_us = (stop - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
+
+    def working_us(self, start_us: int, end_us: int) -> int:
+        return max(0, min(end_us, self.stop_us) - start_us)
+
+
+def test_at_risk_uses_the_given_clock() -> None:
+    goal = april_goal()
+    day_5 = april(goal, 5, 2, None)  # 2 in 4 of 30 days: on pace, and under 25% anyway
+    assert plan_notifications(None, day_5, goal, DIRECTORY) == ()
+    # If the month's working time ended on the 3rd, 2 tickets is all there will be.
+    stopped = _StopsAt(at(4, 3, 0))
+    assert events(plan_notifications(None, day_5, goal, DIRECTORY, clock=stopped)) == [
+        ("bob", 0, NotificationEvent.AT_RISK, None)
+    ]
+
+
+def test_at_risk_goes_to_team_members_and_never_for_frozen_rows() -> None:
+    team = april_goal([Team("support", "Support")])
+    planned = plan_notifications(None, april(team, 11, 8, None), team, DIRECTORY)
+    assert events(planned) == [
+        ("ada", 0, NotificationEvent.AT_RISK, None),
+        ("bob", 0, NotificationEvent.AT_RISK, None),
+    ]
+    assert "for team Support: at risk" in planned[0].body
+    # Bob deactivated: his carried row is frozen, whatever its forecast would be.
+    goal = april_goal()
+    day_9 = april(goal, 9, 8, None)
+    gone = Directory([ADA, attrs.evolve(BOB, active=False)], DIRECTORY.teams)
+    day_11 = evaluate(goal, {}, at=at(4, 11), previous=day_9, directory=gone)
+    assert day_11.row("bob", 0).frozen is not None
+    assert plan_notifications(day_9, day_11, goal, DIRECTORY) == ()
+
+
+def test_keys_of_the_other_events_are_unchanged() -> None:
+    parts = ["g1", "ada", 0, "achieved", None, "ada"]
+    old = hashlib.sha256(json.dumps(parts).encode()).hexdigest()
+    assert notification_key("g1", "ada", 0, NotificationEvent.ACHIEVED, None, "ada") == old
+    armed = notification_key(
+        "g1", "ada", 0, NotificationEvent.ACHIEVED, None, "ada", armed_at=at(1, 1)
+    )
+    assert armed != old
+    # The same instant in another zone is the same arming report.
+    elsewhere = at(1, 1).astimezone(timezone(timedelta(hours=5)))
+    assert armed == notification_key(
+        "g1", "ada", 0, NotificationEvent.ACHIEVED, None, "ada", armed_at=elsewhere
+    )
+    with pytest.raises(InvalidInput, match="armed_at"):
+        notification_key(
+            "g1", "ada", 0, NotificationEvent.AT_RISK, None, "ada", armed_at=datetime(2026, 1, 1)
+        )
+
+
+# -- at-risk settings ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("settings", "field", "value"),
+    [
+        ({"at_risk_below_percent": 0}, "at_risk_below_percent", 0),
+        ({"at_risk_below_percent": Fraction(-1, 2)}, "at_risk_below_percent", Fraction(-1, 2)),
+        ({"at_risk_below_percent": 99.5}, "at_risk_below_percent", 99.5),
+        ({"at_risk_after_percent": -1}, "at_risk_after_percent", -1),
+        ({"at_risk_after_percent": Fraction(201, 2)}, "at_risk_after_percent", Fraction(201, 2)),
+        ({"at_risk_after_percent": True}, "at_risk_after_percent", True),
+        ({"at_risk_after_percent": "25"}, "at_risk_after_percent", "25"),
+        ({"on_at_risk": 1}, "on_at_risk", 1),
+    ],
+)
+def test_at_risk_settings_are_checked(settings: dict[str, Any], field: str, value: Any) -> None:
+    name = field if field == "on_at_risk" else f"notifications.{field}"
+    with raises(InvalidInput, name, value):
+        NotificationSettings(**settings)
+
+
+def test_at_risk_settings_are_exact_and_edited_like_the_others() -> None:
+    exact = NotificationSettings(
+        at_risk_below_percent=Fraction(181, 2), at_risk_after_percent=Fraction(50, 2)
+    )
+    assert exact.at_risk_below_percent == Fraction(181, 2)
+    assert type(exact.at_risk_after_percent) is int  # a whole Fraction is an int
+    goal = april_goal().with_notifications(exact)
+    assert goal.notifications.at_risk_after_percent == 25
+
+
+def test_at_risk_settings_round_trip_through_goal_files(tmp_path: Path) -> None:
+    plain = april_goal(notifications=NotificationSettings(on_missed=True))
+    exact = april_goal(
+        notifications=NotificationSettings(
+            on_at_risk=True, at_risk_below_percent=Fraction(181, 2), at_risk_after_percent=10
+        )
+    )
+    for name in ("goals.toml", "goals.json"):
+        path = tmp_path / name
+        dump_goals([attrs.evolve(plain, id="plain"), exact], path)
+        text = path.read_text("utf-8")
+        assert text.count("at_risk") == 3  # the defaults of "plain" are not written
+        assert "181/2" in text
+        assert load_goals(path) == (attrs.evolve(plain, id="plain"), exact)
+    data = goal_to_dict(exact)
+    data["notifications"]["at_risk_after_percent"] = 0.5
+    with raises(InvalidInput, "goal.notifications.at_risk_after_percent", 0.5):
+        goal_from_dict(data)
+    data["notifications"]["at_risk_after_percent"] = "201/2"
+    with raises(InvalidInput, "goal.notifications.at_risk_after_percent", Fraction(201, 2)):
+        goal_from_dict(data)
+
+
+@given(
+    st.integers(1, 40),
+    st.lists(st.tuples(st.integers(0, 30 * 24 - 1), st.integers(50, 150))),
+)
+def test_every_fall_notifies_once_with_its_own_key(
+    target: int, steps: list[tuple[int, int]]
+) -> None:
+    """Refreshes through April: one AT_RISK per fall, never a key twice.
+
+    Each step is an hour of April and the pace the tickets so far run at (50% to
+    150% of the target's), so that rows fall, recover and fall again often.
+    """
+    goal = april_goal().with_targets("bob", target)
+    count, previous, was_at_risk, falls = 0, None, False, 0
+    keys: list[str] = []
+    for hour, pace in sorted(steps):
+        count = max(count, target * hour * pace // (100 * 30 * 24))  # tickets never vanish
+        now = evaluate(
+            goal,
+            {("g3", "bob", 0): Measurement(count)},
+            at=APRIL.start + timedelta(hours=hour),
+            previous=previous,
+        )
+        at_risk = forecast(goal, now).row("bob", 0).at_risk
+        falls += at_risk and not was_at_risk
+        keys += [n.key for n in plan_notifications(previous, now, goal, DIRECTORY)]
+        previous, was_at_risk = now, at_risk
+    assert len(keys) == falls
+    assert len(set(keys)) == len(keys)

@@ -630,6 +630,21 @@ def _schedule_out(schedule: Schedule) -> dict[str, Any]:
     return out
 
 
+#: Written only when they differ from these defaults, so that goal files that
+#: do not use at-risk alerts stay readable by versions that predate them.
+_AT_RISK_DEFAULTS = {"on_at_risk": False, "at_risk_below_percent": 100, "at_risk_after_percent": 25}
+
+
+def _notifications_out(value: NotificationSettings) -> dict[str, Any]:
+    data = _notifications_fields(value)
+    return {
+        k: v for k, v in data.items() if k not in _AT_RISK_DEFAULTS or _AT_RISK_DEFAULTS[k] != v
+    }
+
+
+_notifications_fields = _attrs_unstructure_hook(NotificationSettings)
+
+
 def _register() -> None:
     c = _converter
     # Later registrations win: general factories first, then the specific hooks.
@@ -657,6 +672,7 @@ def _register() -> None:
     c.register_unstructure_hook(Goal, _goal_out)
     c.register_structure_hook(Schedule, _schedule)
     c.register_unstructure_hook(Schedule, _schedule_out)
+    c.register_unstructure_hook(NotificationSettings, _notifications_out)
 
 
 _register()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from fractions import Fraction
 from typing import Any, TypeAlias
 
 import attrs
@@ -212,9 +213,38 @@ def _percents(value: Iterable[int]) -> tuple[int, ...]:
     return tuple(sorted(set(found)))
 
 
+def _exact_percent(name: str, value: Any, *, zero: bool, high: int | None) -> int | Fraction:
+    """An exact percent (an int or a Fraction, never a float) up to ``high``.
+
+    It must be positive, or at least 0 when ``zero`` is allowed; a whole
+    Fraction becomes an int.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, Fraction)):
+        raise InvalidInput(name, value, "expected an exact percent: an int or a Fraction")
+    if value < 0 or (value == 0 and not zero):
+        raise InvalidInput(name, value, "must be at least 0" if zero else "must be above 0")
+    if high is not None and value > high:
+        raise InvalidInput(name, value, f"must be at most {high}")
+    return value.numerator if value.denominator == 1 else Fraction(value)
+
+
+def _below(value: Any) -> int | Fraction:
+    return _exact_percent("notifications.at_risk_below_percent", value, zero=False, high=None)
+
+
+def _after(value: Any) -> int | Fraction:
+    return _exact_percent("notifications.at_risk_after_percent", value, zero=True, high=100)
+
+
 @frozen
 class NotificationSettings:
-    """Which events notify a goal's contributors (all off by default)."""
+    """Which events notify a goal's contributors (all off by default).
+
+    The at-risk settings also decide which rows a forecast flags as at risk:
+    a row is at risk when its forecast attainment is below
+    ``at_risk_below_percent`` once ``at_risk_after_percent`` of its milestone
+    has elapsed (see `servicegoals.forecast`).  Both are exact percents.
+    """
 
     on_achieved: bool = field(default=False, validator=lambda _, __, v: flag("on_achieved", v))
     on_exceeded: bool = field(default=False, validator=lambda _, __, v: flag("on_exceeded", v))
@@ -223,6 +253,9 @@ class NotificationSettings:
     on_milestone_start: bool = field(
         default=False, validator=lambda _, __, v: flag("on_milestone_start", v)
     )
+    on_at_risk: bool = field(default=False, validator=lambda _, __, v: flag("on_at_risk", v))
+    at_risk_below_percent: int | Fraction = field(default=100, converter=_below)
+    at_risk_after_percent: int | Fraction = field(default=25, converter=_after)
 
 
 #: How a target can be given to :meth:`Goal.create`: one amount (or Target) for

@@ -6,6 +6,10 @@ its current one and returns the notifications the goal's
 idempotency key, so that planning the same change twice (two refreshes, two
 trackers) yields the same keys and a store enqueues each one once.
 
+The ``AT_RISK`` event re-arms: a row that recovers and falls again notifies
+again.  Its key therefore also names the report that armed it, the last one in
+which the row was not at risk (see `notification_key`).
+
 Delivery is the notifiers' job (:mod:`servicegoals.notifiers`).
 """
 
@@ -21,9 +25,11 @@ from typing import Any
 from attrs import field, frozen
 
 from ._errors import InvalidInput
-from ._validate import aware, integer, text
+from ._validate import aware, integer, text, to_us
+from .forecast import GoalForecast, RowForecast, forecast
 from .goals import ContributorKind, Directory, Goal, User
 from .status import GoalReport, Progress, Status, _check_report_of
+from .worktime import CALENDAR, WorkingClock
 
 __all__ = [
     "Notification",
@@ -41,6 +47,7 @@ class NotificationEvent(enum.Enum):
     MISSED = "missed"
     PROGRESS_CROSSED = "progress_crossed"
     MILESTONE_STARTED = "milestone_started"
+    AT_RISK = "at_risk"
 
 
 _FINAL_EVENTS = {
@@ -57,13 +64,21 @@ def notification_key(
     event: NotificationEvent,
     percent: int | None,
     recipient_id: str,
+    *,
+    armed_at: datetime | None = None,
 ) -> str:
     """The idempotency key of one notification: a hex SHA-256 of its identity.
 
     The parts are JSON-encoded before hashing, so ids containing any separator
-    cannot make two different notifications share a key.
+    cannot make two different notifications share a key.  ``armed_at`` (for
+    ``AT_RISK``: the calculation time of the last report in which the row was
+    not at risk) is added as epoch microseconds when given, so each fall of a
+    row has its own key; without it a key is the same as before at-risk events.
     """
-    parts = [goal_id, contributor_id, milestone_index, event.value, percent, recipient_id]
+    parts: list[Any] = [goal_id, contributor_id, milestone_index, event.value, percent]
+    parts.append(recipient_id)
+    if armed_at is not None:
+        parts.append(to_us(aware("armed_at", armed_at)))
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
 
 
@@ -161,6 +176,8 @@ def plan_notifications(
     current: GoalReport,
     goal: Goal,
     directory: Directory,
+    *,
+    clock: WorkingClock = CALENDAR,
 ) -> tuple[Notification, ...]:
     """The notifications that the change from ``previous`` to ``current`` calls for.
 
@@ -173,7 +190,10 @@ def plan_notifications(
     - ``PROGRESS_CROSSED``: the progress percent rose to or past a threshold it
       was below; when one refresh crosses several, only the highest is sent;
       an infinitely good average crosses every threshold;
-    - ``MILESTONE_STARTED``: the row became in progress.
+    - ``MILESTONE_STARTED``: the row became in progress;
+    - ``AT_RISK``: the row's forecast (`servicegoals.forecast`, with ``clock``)
+      is at risk and was not in ``previous``; its key names ``previous``'s
+      calculation time, so a row that recovers and falls again notifies again.
 
     A user contributor is the recipient; a team's recipients are the active
     members of the team and its child teams (:meth:`Directory.members`).
@@ -182,20 +202,54 @@ def plan_notifications(
     _check_reports(previous, current, goal)
     if not isinstance(directory, Directory):
         raise InvalidInput("directory", directory, "expected a Directory")
+    risks = _Risks(previous, current, goal, clock)
     planned: list[Notification] = []
     for row in current.rows:
         if row.frozen is not None or row.contributor_id is None or row.milestone_index is None:
             continue
         old = previous.find(row.contributor_id, row.milestone_index) if previous else None
-        events = list(_events(goal, old, row))
+        fell = risks.fell(row.contributor_id, row.milestone_index)
+        events = list(_events(goal, old, row, fell is not None))
         if not events:
             continue
         who, recipients = _recipients(goal, row.contributor_id, directory)
         for event, percent in events:
+            risk = fell if event is NotificationEvent.AT_RISK else None
             planned.extend(
-                _notification(goal, current, row, event, percent, user, who) for user in recipients
+                _notification(goal, current, row, event, percent, user, who, risk)
+                for user in recipients
             )
     return tuple(planned)
+
+
+class _Risks:
+    """Which rows fell at risk between two reports (only when the goal asks)."""
+
+    def __init__(
+        self, previous: GoalReport | None, current: GoalReport, goal: Goal, clock: WorkingClock
+    ) -> None:
+        on = goal.notifications.on_at_risk
+        self.armed_at = None if previous is None else previous.calculated_at
+        self.now = forecast(goal, current, clock=clock) if on else None
+        self.before: GoalForecast | None = None
+        if on and previous is not None:
+            self.before = forecast(goal, previous, clock=clock)
+
+    def fell(self, contributor_id: str, milestone_index: int) -> _Fall | None:
+        """The row's fall when it is at risk now and was not before, else None."""
+        now = None if self.now is None else self.now.find(contributor_id, milestone_index)
+        if now is None or not now.at_risk:
+            return None
+        before = None if self.before is None else self.before.find(contributor_id, milestone_index)
+        return None if before is not None and before.at_risk else _Fall(now, self.armed_at)
+
+
+@frozen
+class _Fall:
+    """A row that fell at risk: its forecast, and when it was last not at risk."""
+
+    forecast: RowForecast
+    armed_at: datetime | None
 
 
 def _check_reports(previous: GoalReport | None, current: GoalReport, goal: Goal) -> None:
@@ -214,7 +268,7 @@ def _check_reports(previous: GoalReport | None, current: GoalReport, goal: Goal)
 
 
 def _events(
-    goal: Goal, old: Progress | None, row: Progress
+    goal: Goal, old: Progress | None, row: Progress, fell: bool
 ) -> Iterator[tuple[NotificationEvent, int | None]]:
     settings = goal.notifications
     was = None if old is None else old.status
@@ -227,6 +281,8 @@ def _events(
     crossed = [p for p in settings.progress_percents if _reached(row, p) and not _reached(old, p)]
     if crossed:
         yield NotificationEvent.PROGRESS_CROSSED, crossed[-1]
+    if fell:
+        yield NotificationEvent.AT_RISK, None
     final = _FINAL_EVENTS.get(row.status)
     if final is not None and row.status is not was and _selected(goal, row.status):
         yield final, None
@@ -272,13 +328,25 @@ def _notification(
     percent: int | None,
     user: User,
     who: str,
+    fall: _Fall | None,
 ) -> Notification:
     assert row.contributor_id is not None
     assert row.milestone_index is not None
     subject, body = _text(goal, report, row, event, percent, user, who)
+    if fall is not None:
+        body += (
+            f"Forecast: {fall.forecast.percent_text} at the milestone's end, below the "
+            f"{goal.notifications.at_risk_below_percent}% you should reach.\n"
+        )
     return Notification(
         key=notification_key(
-            goal.id, row.contributor_id, row.milestone_index, event, percent, user.id
+            goal.id,
+            row.contributor_id,
+            row.milestone_index,
+            event,
+            percent,
+            user.id,
+            armed_at=None if fall is None else fall.armed_at,
         ),
         goal_id=goal.id,
         contributor_id=row.contributor_id,
@@ -298,6 +366,7 @@ _HEADLINES = {
     NotificationEvent.EXCEEDED: "target exceeded",
     NotificationEvent.MISSED: "target missed",
     NotificationEvent.MILESTONE_STARTED: "milestone started",
+    NotificationEvent.AT_RISK: "at risk",
 }
 
 

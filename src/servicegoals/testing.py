@@ -26,9 +26,11 @@ about the code under test, not about the test data.
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
+from fractions import Fraction
 
 from hypothesis import strategies as st
 
@@ -327,7 +329,7 @@ PIPELINES: tuple[str, ...] = ("support", "billing", "onboarding", "escalations")
 
 
 def notification_settings() -> st.SearchStrategy[NotificationSettings]:
-    """Any notification settings."""
+    """Any notification settings, at-risk thresholds included (exact percents)."""
     return st.builds(
         NotificationSettings,
         on_achieved=st.booleans(),
@@ -335,7 +337,16 @@ def notification_settings() -> st.SearchStrategy[NotificationSettings]:
         on_missed=st.booleans(),
         progress_percents=st.lists(st.integers(1, 200), max_size=4),
         on_milestone_start=st.booleans(),
+        on_at_risk=st.booleans(),
+        at_risk_below_percent=_percents(min_value=Fraction(1, 100), max_value=Fraction(200)),
+        at_risk_after_percent=_percents(min_value=Fraction(0), max_value=Fraction(100)),
     )
+
+
+def _percents(*, min_value: Fraction, max_value: Fraction) -> st.SearchStrategy[int | Fraction]:
+    """Exact percents: mostly whole ones, sometimes fractions."""
+    whole = st.integers(math.ceil(min_value), math.floor(max_value))
+    return whole | st.fractions(min_value, max_value, max_denominator=100)
 
 
 def _amounts(kpi: Kpi) -> st.SearchStrategy[int | timedelta]:
