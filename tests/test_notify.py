@@ -229,6 +229,8 @@ def test_bad_arguments_are_refused() -> None:
         plan_notifications(later, now, goal, DIRECTORY)
     with pytest.raises(InvalidInput, match="directory"):
         plan_notifications(None, now, goal, None)  # type: ignore[arg-type]
+    with raises(InvalidInput, "clock", "calendar"):
+        plan_notifications(None, now, goal, DIRECTORY, clock="calendar")  # type: ignore[arg-type]
 
 
 def test_wire_form_round_trips_and_rejects_bad_fields() -> None:

@@ -32,7 +32,7 @@ from ._validate import to_us
 from .calendar import Cadence, Milestone
 from .goals import Goal
 from .kpis import Direction, Measurement, Unit
-from .status import GoalReport, Progress, RowKey, Status, _check_report_of, score
+from .status import GoalReport, Progress, Status, _check_report_of, score
 from .worktime import CALENDAR, WorkingClock
 
 __all__ = [
@@ -147,7 +147,9 @@ class GoalForecast:
     rows: tuple[RowForecast, ...] = field(converter=_rows)
     contributor_rows: tuple[RowForecast, ...] = field(converter=_rows)
     milestone_rows: tuple[RowForecast, ...] = field(converter=_rows)
-    _index: dict[RowKey, RowForecast] = field(init=False, eq=False, repr=False)
+    _index: dict[tuple[str | None, int | None], RowForecast] = field(
+        init=False, eq=False, repr=False
+    )
 
     def __attrs_post_init__(self) -> None:
         everything = (*self.rows, *self.contributor_rows, *self.milestone_rows)

@@ -202,6 +202,8 @@ def plan_notifications(
     _check_reports(previous, current, goal)
     if not isinstance(directory, Directory):
         raise InvalidInput("directory", directory, "expected a Directory")
+    if not isinstance(clock, WorkingClock):
+        raise InvalidInput("clock", clock, "expected a WorkingClock such as CALENDAR")
     risks = _Risks(previous, current, goal, clock)
     planned: list[Notification] = []
     for row in current.rows:
