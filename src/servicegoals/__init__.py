@@ -28,7 +28,8 @@ from .calendar import (
     fiscal_year,
     milestones,
 )
-from .goalfiles import GoalFileError, dump_goals, load_goals
+from .export import report_data, report_records
+from .goalfiles import GoalFile, GoalFileError, dump_goals, load_goal_file, load_goals
 from .goals import (
     Contributor,
     ContributorKind,
@@ -132,6 +133,7 @@ __all__ = [
     "FrozenReason",
     "Goal",
     "GoalDetails",
+    "GoalFile",
     "GoalFileError",
     "GoalFilter",
     "GoalMatch",
@@ -199,6 +201,7 @@ __all__ = [
     "is_allowed",
     "kpi_by_key",
     "list_goals",
+    "load_goal_file",
     "load_goals",
     "measure",
     "milestone_type",
@@ -207,6 +210,8 @@ __all__ = [
     "plan_cells",
     "plan_notifications",
     "rename_goal",
+    "report_data",
+    "report_records",
     "score",
     "select_goals",
     "verify_signature",
