@@ -242,3 +242,23 @@ def test_load_goal_file_gives_the_directory_and_settings(tmp_path: Path) -> None
     assert len(found.goals) == 2
     assert load_goal_file(GOALS).directory.users == ()
     assert sum(1 for _ in CsvSource(TICKETS).tickets()) == 10
+
+
+def test_report_of_a_goal_file_is_what_evaluate_prints(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    common = ("--goals", _goal_file(tmp_path), "--tickets", TICKETS, "--as-of", AS_OF)
+    for fmt in ("table", "csv", "json"):
+        code, report, _ = call(capsys, "report", *common, "--format", fmt)
+        assert code == 0
+        assert report == call(capsys, "evaluate", *common, "--format", fmt)[1]
+    html = tmp_path / "out" / "report.html"
+    code, _, err = call(capsys, "report", *common, "--html", html)
+    assert code == 2
+    assert "--html: the directory" in err
+    html.parent.mkdir()
+    assert call(capsys, "report", *common, "--html", html, "--quiet")[:3] == (0, "", "")
+    page = html.read_text(encoding="utf-8")
+    assert "<title>Service goals: goals.toml</title>" in page
+    assert "Ada Lovelace" in page
+    assert sorted(p.name for p in html.parent.iterdir()) == ["report.html"]

@@ -36,18 +36,6 @@ from .goals import (
 )
 from .kpis import SERVICE_TEMPLATES, Kpi, Ticket, Unit
 
-__all__ = [
-    "PIPELINES",
-    "TRICKY_TIMEZONES",
-    "account_settings",
-    "directories",
-    "goals",
-    "notification_settings",
-    "periods",
-    "tickets",
-    "timezones",
-]
-
 _DAY = timedelta(days=1)
 _DAY_US = 86_400_000_000
 

@@ -15,6 +15,7 @@ date.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
@@ -119,6 +120,7 @@ def _chart(goal: Goal, report: GoalReport) -> dict[str, Any]:
                 ),
             }
         )
+    widest = max((len(b["label"]) for b in bars), default=1)
     better = "lower" if goal.kpi.direction is Direction.LOWER_IS_BETTER else "higher"
     return {
         "better": better,
@@ -126,8 +128,9 @@ def _chart(goal: Goal, report: GoalReport) -> dict[str, Any]:
         "height": _HEIGHT,
         "axis_y": plot,
         "bars": bars,
-        # Many milestones (a year of weeks) would crowd the labels: show every k-th.
-        "label_every": max(1, len(bars) // 12),
+        # Many milestones (a year of weeks) would crowd the labels: show every k-th,
+        # k such that a label (about 6.5 units a character at 11px) fits its room.
+        "label_every": max(1, math.ceil(widest * 6.5 / slot)),
     }
 
 
