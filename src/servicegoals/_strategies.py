@@ -49,7 +49,7 @@ def _check_days(min_days: int, max_days: int) -> None:
 
 # == Hypothesis strategies: time zones and calendars ==========================
 
-#: Time zones whose rules make calendar math interesting; :func:`timezones`
+#: Time zones whose rules make calendar math interesting; `timezones`
 #: draws them often and shrinks towards them.
 TRICKY_TIMEZONES: tuple[str, ...] = (
     "UTC",
@@ -63,9 +63,9 @@ TRICKY_TIMEZONES: tuple[str, ...] = (
 
 
 def timezones(*, allow_prefix: bool = True) -> st.SearchStrategy[str]:
-    """IANA time zone names that :class:`AccountSettings` accepts.
+    """IANA time zone names that `AccountSettings` accepts.
 
-    The tricky zones of :data:`TRICKY_TIMEZONES` or any key the system knows
+    The tricky zones of `TRICKY_TIMEZONES` or any key the system knows
     (``hypothesis.strategies.timezone_keys``; ``allow_prefix`` admits the
     ``posix/`` and ``right/`` variants).
     """
@@ -286,7 +286,7 @@ def goals(
     """Valid goals of any KPI and cadence, with user and team contributors.
 
     Contributors come from ``directory`` when given (else ids ``u0..u5`` and
-    ``t0..t3``, as :func:`directories` names them).  The goal may have pipelines
+    ``t0..t3``, as `directories` names them).  The goal may have pipelines
     and each contributor has no targets, one amount for every milestone, or a
     target (possibly with its own pipeline) or None per milestone.  The span is
     ``span`` or a drawn one of at most ``max_days`` days.  Goal ids are ``g<n>``;
@@ -367,7 +367,7 @@ def tickets(
     before, in and after the window.  Owners and teams are the goal's users and
     teams (with ``directory``: its users, and every team), plus ``outsider``
     ids that no goal measures, or none.  Pipelines are ``pipelines`` (default:
-    the goal's and its cells', else :data:`PIPELINES`, plus ``other``).
+    the goal's and its cells', else `PIPELINES`, plus ``other``).
     Ticket ids are ``ticket-<n>``; draw lists with ``unique_by=lambda t: t.id``.
     """
     owners: set[str] = set()

@@ -240,7 +240,7 @@ def _add_filters(parser: argparse.ArgumentParser) -> None:
 
 
 def _goal_filter(args: argparse.Namespace, settings: AccountSettings | None) -> GoalFilter:
-    """The :class:`GoalFilter` that the filter options describe."""
+    """The `GoalFilter` that the filter options describe."""
     if args.timezone is not None:
         try:
             settings = AccountSettings(timezone=args.timezone)
@@ -553,7 +553,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse, but an error is one line (raised, printed by :func:`main`)."""
+    """argparse, but an error is one line (raised, printed by `main`)."""
 
     def error(self, message: str) -> NoReturn:
         raise UsageError(f"{message} (see '{self.prog} --help')")

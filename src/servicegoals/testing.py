@@ -10,7 +10,7 @@ Import them in your own test suite::
         batch = data.draw(st.lists(tickets(goal), unique_by=lambda t: t.id))
         ...
 
-Sections: assertions about servicegoals errors (:func:`raises`); hypothesis
+Sections: assertions about servicegoals errors (`raises`); hypothesis
 strategies for time zones and calendars, people, goals and tickets; test
 doubles that stand in for plug-ins.
 
@@ -72,7 +72,7 @@ _ANY = object()
 
 
 class Raised:
-    """What :func:`raises` caught; ``error`` is set when the block raised."""
+    """What `raises` caught; ``error`` is set when the block raised."""
 
     error: ServiceGoalsError | None = None
 
@@ -116,7 +116,7 @@ class CapturingNotifier:
     """A notifier that keeps what it is given, in the spirit of ``structlog.testing``.
 
     ``sent`` lists the notifications delivered, in order; ``attempts`` counts
-    every call to :meth:`send`.  Make it fail with :class:`DeliveryError` for the
+    every call to `send`.  Make it fail with `DeliveryError` for the
     next ``fail_next`` calls, or for every call while ``failing`` is true, to
     test retries.  Appending to a list is atomic, so trackers in several
     threads may share one.
@@ -145,7 +145,7 @@ class CapturingNotifier:
 class ManualClock:
     """A clock that stands still until moved: pass it as a store's ``clock``.
 
-    Calling it returns the current time; :meth:`advance` moves it forward, for
+    Calling it returns the current time; `advance` moves it forward, for
     example past a claim's lease, without waiting.
     """
 
