@@ -25,7 +25,7 @@ VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PY = BIN / "python"
 STAMP = VENV / ".dev-stamp"
-EXTRAS = "dev,sql,cli,docs,bench"
+EXTRAS = "dev,sql,cli,html,testing,docs,bench"
 
 
 def _run(*args: str | Path) -> None:
@@ -52,6 +52,16 @@ def demo(args: list[str]) -> None:
     _run(BIN / "servicegoals", "demo", *args)
 
 
+def _apt_install(package: str, why: str) -> None:
+    """Install a Debian package with apt-get (as root, else with sudo)."""
+    if os.environ.get("SERVICEGOALS_SKIP_APT") == "1" or not shutil.which("apt-get"):
+        return
+    sudo = [] if os.geteuid() == 0 else ["sudo"]
+    print(f"installing {package} {why}", flush=True)
+    _run(*sudo, "apt-get", "update", "-qq")
+    _run(*sudo, "env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "install", "-y", "-qq", package)
+
+
 def _ensure_postgres() -> None:
     """Install Debian's PostgreSQL server when missing: the push-down tests start one.
 
@@ -59,25 +69,25 @@ def _ensure_postgres() -> None:
     """
     if shutil.which("pg_ctl") or list(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl")):
         return
-    if os.environ.get("SERVICEGOALS_SKIP_POSTGRES") == "1" or not shutil.which("apt-get"):
+    if os.environ.get("SERVICEGOALS_SKIP_POSTGRES") == "1":
         return
-    sudo = [] if os.geteuid() == 0 else ["sudo"]
-    print("installing PostgreSQL for the push-down tests", flush=True)
-    _run(*sudo, "apt-get", "update", "-qq")
-    _run(
-        *sudo,
-        "env",
-        "DEBIAN_FRONTEND=noninteractive",
-        "apt-get",
-        "install",
-        "-y",
-        "-qq",
-        "postgresql",
-    )
+    _apt_install("postgresql", "for the push-down tests")
+
+
+def _ensure_chromium() -> None:
+    """Install Debian's Chromium when missing: the HTML report is tested in it.
+
+    Playwright drives this system browser (its own browser download is not
+    used); the tests fail, never skip, without it.
+    """
+    if shutil.which("chromium") or shutil.which("chromium-browser"):
+        return
+    _apt_install("chromium", "for the HTML report's browser tests")
 
 
 def test(args: list[str]) -> None:
     _ensure_postgres()
+    _ensure_chromium()
     _run(PY, "-m", "ruff", "check", "src", "tests", "bench", "typing_tests", "dev.py")
     _run(PY, "-m", "ruff", "format", "--check", "src", "tests", "bench", "typing_tests", "dev.py")
     _run(PY, "-m", "mypy", "--strict", "src", "tests", "bench", "typing_tests")

@@ -34,26 +34,17 @@ TICKETS = EXAMPLES / "tickets.csv"
 AS_OF = "2026-05-15T12:00:00+02:00"
 DEMO_AS_OF = "2026-11-24T12:00:00+00:00"
 EV = ["evaluate", "--goals", GOALS, "--tickets", TICKETS]
-ROW_FIELDS = {
-    "kind",
-    "contributor_id",
-    "contributor_kind",
-    "contributor_name",
-    "milestone_index",
-    "milestone",
-    "start",
-    "end",
-    "target",
-    "value",
-    "tickets",
-    "total_us",
-    "attainment",
-    "percent",
-    "infinite",
-    "status",
-    "frozen",
-    "calculated_at",
-}
+
+
+def _documented_row_fields() -> set[str]:
+    """The row fields that the "Each row" table of docs/cli.md documents."""
+    page = (ROOT / "docs" / "cli.md").read_text(encoding="utf-8")
+    table = page.split("Each row:\n", 1)[1].strip().split("\n\n", 1)[0]
+    names = [line.split("|")[1] for line in table.splitlines()[2:]]
+    return {name for cell in names for name in re.findall(r"`([a-z_]+)`", cell)}
+
+
+ROW_FIELDS = _documented_row_fields()
 GOAL_FIELDS = {
     "id",
     "name",
@@ -216,7 +207,7 @@ def test_demo_refuses_to_replace_a_file_that_is_not_a_demo(tmp_path: Path) -> No
 
 def test_evaluate_json_fields_and_exact_values() -> None:
     data = evaluate_json()
-    assert data["version"] == 1
+    assert data["version"] == 2
     assert data["calculated_at"] == AS_OF
     assert [g["id"] for g in data["goals"]] == ["closed", "response"]
     for goal in data["goals"]:
@@ -228,24 +219,35 @@ def test_evaluate_json_fields_and_exact_values() -> None:
     assert closed["unit"] == "count"
     by_key = {(r["kind"], r["contributor_id"], r["milestone"]): r for r in closed["rows"]}
     april = by_key[("cell", "alan", "2026-04")]
-    assert (april["target"], april["value"], april["attainment"]) == ("2", "1", "1/2")
-    assert (april["percent"], april["status"], april["tickets"]) == (50, "missed", 1)
+    assert (april["target"], april["value"], april["attainment"]) == (2, 1, "1/2")
+    assert (april["target_exact"], april["value_exact"], april["target_iso"]) == ("2", "1", None)
+    assert (april["percent"], april["status"], april["tickets"]) == (50.0, "missed", 1)
+    assert (april["percent_text"], april["status_text"]) == ("50%", "Missed")
     assert april["start"] == "2026-03-31T22:00:00+00:00"  # Oslo midnight, in UTC
     may = by_key[("cell", "alan", "2026-05")]
-    assert (may["attainment"], may["percent"], may["status"]) == ("3/2", 150, "in_progress")
+    assert (may["attainment"], may["percent"], may["status"]) == ("3/2", 150.0, "in_progress")
     assert by_key[("cell", "ada", "2026-06")]["status"] == "pending"
     whole = by_key[("goal", "alan", None)]
-    assert (whole["attainment"], whole["percent"], whole["milestone_index"]) == ("2/3", 66, None)
+    assert (whole["attainment"], whole["percent_text"], whole["milestone_index"]) == (
+        "2/3",
+        "66%",
+        None,
+    )
+    assert whole["percent"] == pytest.approx(200 / 3)
     total = by_key[("total", None, "2026-04")]
-    assert (total["target"], total["value"], total["status"]) == ("5", "4", "missed")
+    assert (total["target"], total["value"], total["status"]) == (5, 4, "missed")
     (response,) = cells(data, "response")
     assert response["contributor_kind"] == "team"
     assert response["tickets"] == 9
     assert response["total_us"] == 73_800_000_000
-    assert response["value"] == "8200000000"  # 2h 16m 40s in microseconds
-    assert response["target"] == "14400000000"
+    assert response["value"] == 8200.0  # 2h 16m 40s, in seconds
+    assert response["value_iso"] == "PT2H16M40S"
+    assert response["value_exact"] == "8200000000"  # in microseconds
+    assert (response["target"], response["target_iso"]) == (14400.0, "PT4H")
+    assert response["target_exact"] == "14400000000"
     assert response["attainment"] == "72/41"
-    assert response["percent"] == 175  # rounded down, like the table
+    assert response["percent"] == pytest.approx(7200 / 41)
+    assert response["percent_text"] == "175%"  # rounded down, like the table
     assert response["infinite"] is False
 
 
@@ -257,9 +259,10 @@ def test_evaluate_csv_has_the_documented_header_and_one_line_per_row() -> None:
     assert lines[0] == ",".join(CSV_HEADER)
     assert len(lines) == 1 + 11 + 3  # closed: 6 cells, 2 whole goals, 3 totals; response: 3
     assert (
-        "closed,Close tickets every month,closed_tickets,monthly,cell,alan,user,,0,2026-04," in out
+        "closed,Close tickets every month,closed_tickets,monthly,count,cell,alan,user,,0,2026-04,"
+        in out
     )
-    assert ",2,1,1,0,1/2,50,false,missed,," in out
+    assert ",2,,2,1,,1,1,0,1/2,50.0,50%,false,missed,Missed,," in out
 
 
 def test_evaluate_table_shows_rows_totals_and_whole_goals() -> None:
@@ -604,6 +607,14 @@ def test_progress_bar_on_a_terminal_only_and_not_when_quiet(big_csv: Path) -> No
     assert piped.stderr == ""
 
 
+def test_init_of_a_big_csv_shows_progress_on_a_terminal_only(big_csv: Path, tmp_path: Path) -> None:
+    goals = big_csv.with_name("goals.json")
+    args = ("init", "--goals", goals, "--tickets", big_csv)
+    assert "reading tickets" in _stderr_on_a_terminal(*args, "--db", tmp_path / "a.sqlite")
+    quiet = _stderr_on_a_terminal(*args, "--db", tmp_path / "b.sqlite", "--quiet")
+    assert "reading tickets" not in quiet
+
+
 def test_evaluate_of_a_big_csv_matches_the_workspace(
     big_csv: Path, workspace: tuple[Path, str]
 ) -> None:
@@ -645,3 +656,50 @@ def test_docs_cli_examples(tmp_path: Path, command: str, expected: str) -> None:
     assert done.returncode == (2 if failing else 0), done.stderr
     got = done.stderr if failing else done.stdout
     assert [line.rstrip() for line in got.splitlines()] == expected.splitlines()
+
+
+# -- control characters ----------------------------------------------------------
+
+HOSTILE = "\x1b]0;owned\x07\x1b[2J\x9b31m\u202eevil"
+
+
+def _hostile_goal_file(tmp_path: Path) -> Path:
+    """The example goals, one named (and one contributor called) to take over a terminal."""
+    text = GOALS.read_text(encoding="utf-8")
+    text = text.replace('"Close tickets every month"', json.dumps(HOSTILE))
+    text = text.replace('id = "alan" }', f"id = {json.dumps('alan' + HOSTILE)} }}")
+    text = text.replace("alan = 2", f"{json.dumps('alan' + HOSTILE)} = 2")
+    path = tmp_path / "hostile.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _raw_controls(text: str) -> set[str]:
+    return {ch for ch in text if ch in "\x1b\x07\x9b\u202e"}
+
+
+@pytest.mark.parametrize("fmt", ["table", "json"])
+def test_names_cannot_send_terminal_escapes(tmp_path: Path, fmt: str) -> None:
+    goals = _hostile_goal_file(tmp_path)
+    out = ok("evaluate", "--goals", goals, "--tickets", TICKETS, "--as-of", AS_OF, "--format", fmt)
+    assert _raw_controls(out) == set()
+    if fmt == "table":
+        assert "\\x1b]0;owned\\x07\\x1b[2J\\x9b31m\\u202eevil" in out
+    else:  # the same data, escaped as JSON allows
+        data = json.loads(out)
+        assert data["goals"][0]["name"] == HOSTILE
+        assert data["goals"][0]["rows"][4]["contributor_id"] == "alan" + HOSTILE
+
+
+def test_errors_cannot_send_terminal_escapes(tmp_path: Path) -> None:
+    goals = tmp_path / f"bad{HOSTILE}.toml"
+    goals.write_text("[[goals]]\nid = 1\n", encoding="utf-8")
+    for args in (
+        ("evaluate", "--goals", goals, "--tickets", TICKETS),
+        ("evaluate", "--goals", GOALS, "--tickets", TICKETS, "--as-of", HOSTILE),
+        ("refresh", "--db", tmp_path / HOSTILE),
+    ):
+        done = run(*args)
+        assert done.returncode == 2
+        assert _raw_controls(done.stderr) == set(), args
+        assert len(done.stderr.splitlines()) == 1

@@ -28,6 +28,7 @@ from .calendar import (
     fiscal_year,
     milestones,
 )
+from .export import report_data, report_records
 from .forecast import (
     ForecastMethod,
     GoalForecast,
@@ -37,7 +38,7 @@ from .forecast import (
     forecast_text,
     pace_text,
 )
-from .goalfiles import GoalFileError, dump_goals, load_goals
+from .goalfiles import GoalFile, GoalFileError, dump_goals, load_goal_file, load_goals
 from .goals import (
     Contributor,
     ContributorKind,
@@ -152,6 +153,7 @@ __all__ = [
     "FrozenReason",
     "Goal",
     "GoalDetails",
+    "GoalFile",
     "GoalFileError",
     "GoalFilter",
     "GoalForecast",
@@ -232,6 +234,7 @@ __all__ = [
     "is_allowed",
     "kpi_by_key",
     "list_goals",
+    "load_goal_file",
     "load_goals",
     "measure",
     "milestone_type",
@@ -241,6 +244,8 @@ __all__ = [
     "plan_cells",
     "plan_notifications",
     "rename_goal",
+    "report_data",
+    "report_records",
     "score",
     "select_goals",
     "verify_signature",

@@ -46,12 +46,14 @@ from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn
 
 from ._errors import InvalidInput, ServiceGoalsError
 from .calendar import AccountSettings, Cadence, Milestone, Period, Weekday, date_range, milestones
-from .goals import Contributor, Goal, NotificationSettings, Target
+from .goals import Contributor, Directory, Goal, NotificationSettings, Target, Team, User
 from .kpis import SERVICE_TEMPLATES, Kpi, Unit, kpi_by_key
 from .status import GoalReport
 from .worktime import Holidays, Schedule
 
 __all__ = [
+    "directory_from_dict",
+    "directory_to_dict",
     "format_duration",
     "goal_from_dict",
     "goal_to_dict",
@@ -481,7 +483,7 @@ def _checked_goal(**parts: Any) -> Goal:
         raise InvalidInput(field, exc.value, exc.reason) from None
 
 
-def _goal(value: Any, settings: AccountSettings | None) -> Goal:
+def _goal(value: Any, settings: AccountSettings | None, created_at: datetime | None = None) -> Goal:
     got = _fields(
         value,
         Goal,
@@ -492,7 +494,7 @@ def _goal(value: Any, settings: AccountSettings | None) -> Goal:
             "cadence": (True, _as(Cadence)),
             "align_to_fiscal_year": (False, _bool),
             "pipelines": (False, _as(frozenset[str])),
-            "created_at": (True, _instant),
+            "created_at": (created_at is None, _instant),
             "created_by": (False, _str),
             "span": (True, lambda v: _span(v, settings)),
             "contributors": (True, _as(tuple[Contributor, ...])),
@@ -527,7 +529,7 @@ def _goal(value: Any, settings: AccountSettings | None) -> Goal:
         pipelines=got.get("pipelines", frozenset()),
         targets=[(None,) * count for _ in got["contributors"]],
         notifications=got.get("notifications", NotificationSettings()),
-        created_at=got["created_at"],
+        created_at=got.get("created_at", created_at),
         created_by=got.get("created_by"),
     )
     try:
@@ -762,15 +764,20 @@ def goal_to_dict(goal: Goal) -> dict[str, Any]:
 
 
 def goal_from_dict(
-    data: Any, *, where: str = "goal", settings: AccountSettings | None = None
+    data: Any,
+    *,
+    where: str = "goal",
+    settings: AccountSettings | None = None,
+    created_at: datetime | None = None,
 ) -> Goal:
     """The goal that ``data`` describes; errors name the path from ``where``.
 
     ``milestones`` may be left out when ``settings`` (the account's calendar) is
-    given: they are then computed as :meth:`Goal.create` does, and the span may
+    given: they are then computed as `Goal.create` does, and the span may
     be given as inclusive dates ``{first_day, last_day}`` in the account's zone.
+    ``created_at`` may be left out when a default ``created_at`` is given.
     """
-    return _structured(where, lambda: _goal(data, settings))
+    return _structured(where, lambda: _goal(data, settings, created_at))
 
 
 def report_to_dict(report: GoalReport) -> dict[str, Any]:
@@ -813,3 +820,47 @@ def schedule_from_dict(data: Any, *, where: str = "schedule") -> Schedule:
     ``[start, end]`` local times; a day left out is closed.
     """
     return _structured(where, lambda: _schedule(data))
+
+
+def directory_to_dict(directory: Directory) -> dict[str, Any]:
+    """An account's people as plain data: ``users`` and ``teams`` lists."""
+    return {
+        "users": [
+            {
+                "id": u.id,
+                "name": u.name,
+                **({} if u.email is None else {"email": u.email}),
+                "active": u.active,
+                "team_ids": sorted(u.team_ids),
+            }
+            for u in directory.users
+        ],
+        "teams": [
+            {
+                "id": t.id,
+                "name": t.name,
+                **({} if t.parent_id is None else {"parent_id": t.parent_id}),
+            }
+            for t in directory.teams
+        ],
+    }
+
+
+def _directory(users: Any, teams: Any, users_key: str) -> Directory:
+    found_users = _structured(users_key, lambda: _converter.structure(users, tuple[User, ...]))
+    found_teams = _structured("teams", lambda: _converter.structure(teams, tuple[Team, ...]))
+    team_ids = {t.id for t in found_teams}
+    for i, user in enumerate(found_users):
+        for team_id in sorted(user.team_ids - team_ids):
+            raise InvalidInput(f"{users_key}[{i}].team_ids", team_id, "unknown team")
+    return _structured("", lambda: Directory(found_users, found_teams))
+
+
+def directory_from_dict(data: Any, *, users_key: str = "users") -> Directory:
+    """The `Directory` of plain data: a ``users`` (or ``users_key``) list and a ``teams`` list.
+
+    A user's ``team_ids`` must name teams of the list; a team's ``parent_id`` too,
+    and the team tree may not have a cycle.
+    """
+    table = _structured("", lambda: _table(data, "directory"))
+    return _directory(table.get(users_key, []), table.get("teams", []), users_key)

@@ -21,18 +21,21 @@ import secrets
 import stat
 import tomllib
 from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ._convert import goal_from_dict, goal_to_dict, settings_from_dict
+from attrs import frozen
+
+from ._convert import directory_from_dict, goal_from_dict, goal_to_dict, settings_from_dict
 from ._errors import InvalidInput
 from .calendar import AccountSettings
-from .goals import Goal
+from .goals import ContributorKind, Directory, Goal
 
-__all__ = ["GoalFileError", "dump_goals", "load_goals"]
+__all__ = ["GoalFile", "GoalFileError", "dump_goals", "load_goal_file", "load_goals"]
 
 _FORMATS = {".toml": "toml", ".json": "json"}
-_TOP_KEYS = ("account", "goals")
+_TOP_KEYS = ("account", "goals", "people", "teams")
 
 
 class GoalFileError(InvalidInput):
@@ -120,7 +123,20 @@ def _read(file: Path) -> str:
         raise GoalFileError(file, f"byte {exc.start}", bad, "not UTF-8 text") from None
 
 
-def _goals(data: Any) -> tuple[Goal, ...]:
+@frozen
+class GoalFile:
+    """What a goal file holds: its goals, its ``[account]`` calendar and its people.
+
+    ``settings`` is None without an ``[account]`` table; ``directory`` is empty
+    without ``[[people]]`` and ``[[teams]]`` sections.
+    """
+
+    goals: tuple[Goal, ...]
+    settings: AccountSettings | None
+    directory: Directory
+
+
+def _contents(data: Any, loaded_at: datetime) -> GoalFile:
     if not isinstance(data, Mapping):
         raise InvalidInput("", data, "expected a table with a goals list")
     for key in data:
@@ -135,10 +151,25 @@ def _goals(data: Any) -> tuple[Goal, ...]:
     if not isinstance(items, list):
         raise InvalidInput("goals", items, "expected a list of goals ([[goals]] tables in TOML)")
     goals = tuple(
-        goal_from_dict(item, where=f"goals[{i}]", settings=settings) for i, item in enumerate(items)
+        goal_from_dict(item, where=f"goals[{i}]", settings=settings, created_at=loaded_at)
+        for i, item in enumerate(items)
     )
     _check_ids(goals)
-    return goals
+    people = {"people": data.get("people", []), "teams": data.get("teams", [])}
+    directory = directory_from_dict(people, users_key="people")
+    if directory.users or directory.teams:
+        _check_people(goals, directory)
+    return GoalFile(goals, settings, directory)
+
+
+def _check_people(goals: Iterable[Goal], directory: Directory) -> None:
+    """A file that lists people lists every contributor: an unlisted one would count as gone."""
+    for i, goal in enumerate(goals):
+        for j, c in enumerate(goal.contributors):
+            if c.kind is ContributorKind.USER and directory.user(c.id) is None:
+                raise InvalidInput(f"goals[{i}].contributors[{j}].id", c.id, "not in [[people]]")
+            if c.kind is ContributorKind.TEAM and directory.team(c.id) is None:
+                raise InvalidInput(f"goals[{i}].contributors[{j}].id", c.id, "not in [[teams]]")
 
 
 def _check_ids(goals: Iterable[Goal]) -> None:
@@ -154,16 +185,26 @@ def _check_ids(goals: Iterable[Goal]) -> None:
 def load_goals(path: str | os.PathLike[str]) -> tuple[Goal, ...]:
     """The goals in a ``.toml`` or ``.json`` goal file, in file order.
 
-    Every error is a :class:`GoalFileError` naming the file, the place inside it
+    Every error is a `GoalFileError` naming the file, the place inside it
     and the bad value: a missing file, broken syntax, a wrong type, an unknown
     KPI or contributor, a naive date-time, a duplicate goal id.
+    """
+    return load_goal_file(path).goals
+
+
+def load_goal_file(path: str | os.PathLike[str]) -> GoalFile:
+    """Everything in a goal file: goals, the ``[account]`` table, ``[[people]]`` and ``[[teams]]``.
+
+    A goal without ``created_at`` gets the time the file is loaded.  Errors are
+    `GoalFileError`s, as for `load_goals`; a person in an unknown team, a
+    team under an unknown parent or a cycle in the team tree are errors too.
     """
     file = Path(path)
     fmt = _format(file)
     text = _read(file)
     data = _parse(file, text, fmt)
     try:
-        return _goals(data)
+        return _contents(data, datetime.now(UTC))
     except InvalidInput as exc:
         raise GoalFileError(file, exc.field, exc.value, exc.reason) from None
 

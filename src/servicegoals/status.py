@@ -128,6 +128,22 @@ class Progress:
         percent = self.percent
         return "–" if percent is None else f"{math.floor(percent)}%"
 
+    def _where(self) -> str:
+        if self.contributor_id is None:
+            return f"total of milestone {self.milestone_index}"
+        if self.milestone_index is None:
+            return f"{self.contributor_id!r}, whole goal"
+        return f"{self.contributor_id!r}, milestone {self.milestone_index}"
+
+    def __repr__(self) -> str:
+        frozen = "" if self.frozen is None else f", frozen {self.frozen.value}"
+        return (
+            f"<Progress {self._where()}: {_short(self.value)} of {_short(self.target)}, "
+            f"{self.percent_text} {self.status.value}{frozen}>"
+        )
+
+    __str__ = __repr__
+
 
 @frozen
 class Score:
@@ -138,6 +154,15 @@ class Score:
     value: Fraction | None
     attainment: Fraction | None
     infinite: bool
+
+
+def _short(value: int | Fraction | None) -> str:
+    """A number for a repr: exact when whole, else rounded (``≈1.33``)."""
+    if value is None:
+        return "–"
+    if isinstance(value, int) or value.denominator == 1:
+        return str(int(value))
+    return f"≈{float(value):.6g}"
 
 
 def _amount(value: Fraction) -> Amount:
@@ -376,6 +401,30 @@ class GoalReport:
 
     def _lookup(self, key: RowKey) -> Progress | None:
         return self._index.get(key)
+
+    def __repr__(self) -> str:
+        counts: dict[str, int] = {}
+        for r in self.rows:
+            counts[r.status.value] = counts.get(r.status.value, 0) + 1
+        statuses = ", ".join(f"{n} {status}" for status, n in counts.items())
+        return (
+            f"<GoalReport {self.goal_id!r} at {self.calculated_at.isoformat()}: "
+            f"{len(self.milestones)} milestones, {len(self.rows)} rows ({statuses or 'none'})>"
+        )
+
+    def __str__(self) -> str:
+        """A line per row: each contributor's milestones and whole goal, then the totals."""
+        lines = [repr(self)]
+        for r in (*self.rows, *self.contributor_rows, *self.milestone_rows):
+            label = "whole goal"
+            if r.milestone_index is not None:
+                label = self.milestones[r.milestone_index].label
+            who = "all contributors" if r.contributor_id is None else r.contributor_id
+            lines.append(
+                f"  {who}  {label}: {_short(r.value)} of {_short(r.target)}, "
+                f"{r.percent_text} {r.status.value}"
+            )
+        return "\n".join(lines)
 
 
 def _freeze(row: Progress, end_us: int) -> Progress:
