@@ -418,10 +418,12 @@ def test_the_first_snapshot_at_an_instant_wins_a_refresh(store: Store) -> None:
     g = goal()
     store.save_goal(g)
     first, second = report(g, T0, closed=1), report(g, T0, closed=3)
-    store.commit_refresh(T0, [first], [], ["email"])
-    store.commit_refresh(T0, [second], [], ["email"])
+    store.commit_refresh(T0, [first], [notification(n=0)], ["email"])
+    # A second tracker computed the same instant from other data: it adds nothing.
+    assert store.commit_refresh(T0, [second], [notification(n=1)], ["email"]) == 0
     assert store.report_times("g1") == (T0,)
     assert store.report("g1") == first
+    assert [e.notification for e in store.outbox()] == [notification(n=0)]
 
 
 DAILY = [datetime(2026, 1, 1, 12, tzinfo=UTC) + timedelta(days=i) for i in range(90)]
