@@ -234,7 +234,8 @@ class Store(Protocol):
         every channel and its time, and apply the store's retention.  Reports
         and notifications of goals deleted meanwhile are left out; a goal that
         already has a snapshot at that instant keeps it and gets no new
-        notifications (the first refresh at an instant wins).  Returns how many outbox entries are new.
+        notifications (the first refresh at an instant wins).  Returns how many
+        outbox entries are new.
         """
         ...
 
