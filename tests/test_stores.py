@@ -418,10 +418,12 @@ def test_the_first_snapshot_at_an_instant_wins_a_refresh(store: Store) -> None:
     g = goal()
     store.save_goal(g)
     first, second = report(g, T0, closed=1), report(g, T0, closed=3)
-    store.commit_refresh(T0, [first], [], ["email"])
-    store.commit_refresh(T0, [second], [], ["email"])
+    store.commit_refresh(T0, [first], [notification(n=0)], ["email"])
+    # A second tracker computed the same instant from other data: it adds nothing.
+    assert store.commit_refresh(T0, [second], [notification(n=1)], ["email"]) == 0
     assert store.report_times("g1") == (T0,)
     assert store.report("g1") == first
+    assert [e.notification for e in store.outbox()] == [notification(n=0)]
 
 
 DAILY = [datetime(2026, 1, 1, 12, tzinfo=UTC) + timedelta(days=i) for i in range(90)]
@@ -593,3 +595,46 @@ def test_the_cli_lists_a_read_only_workspace_and_refuses_to_refresh_it(
         f"{path}: the store is read-only (this process "
         "cannot write the file or its folder); nothing was changed"
     )
+
+
+CRASH_WHILE_PRUNING = textwrap.dedent(
+    """
+    import os, sys
+    from datetime import timedelta
+    from servicegoals import Retention
+    from servicegoals.stores import SqliteStore
+    import test_stores as t
+
+    store = SqliteStore(sys.argv[1], retention=Retention(days=1))
+    g = t.goal()
+    store.save_goal(g)
+    for days in (10, 5):
+        at = t.T0 - timedelta(days=days)
+        store.commit_refresh(at, [t.report(g, at)], [], ["email"])
+    original = SqliteStore._enqueue
+
+    def crash(*args):
+        original(*args)  # old snapshots are deleted, the new one written: not committed
+        os._exit(3)
+
+    SqliteStore._enqueue = staticmethod(crash)
+    store.commit_refresh(t.T0, [t.report(g, t.T0)], [t.notification()], ["email"])
+    """
+)
+
+
+def test_retention_runs_inside_the_refresh_transaction(tmp_path: Path) -> None:
+    path = tmp_path / "crash.db"
+    done = subprocess.run(
+        [sys.executable, "-c", CRASH_WHILE_PRUNING, str(path)],
+        env=child_env(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 3, done.stderr
+    with SqliteStore(path, retention=Retention(days=1)) as reopened:
+        before = (T0 - timedelta(days=10), T0 - timedelta(days=5))
+        assert reopened.report_times("g1") == before  # nothing pruned, nothing added
+        reopened.commit_refresh(T0, [report(goal(), T0)], [], ["email"])
+        assert reopened.report_times("g1") == (T0 - timedelta(days=5), T0)

@@ -511,6 +511,8 @@ def test_a_hanging_send_fails_at_the_deadline_and_waits_for_the_lease(store: Sto
 
 def test_the_delivery_deadline_is_checked() -> None:
     d = people(1)
+    assert tracker(InMemoryStore(), d).delivery_deadline == MINUTE
+    assert tracker(InMemoryStore(), d, lease=MINUTE).delivery_deadline == MINUTE / 2
     for wrong in (timedelta(0), timedelta(minutes=6), 5):
         with pytest.raises(InvalidInput, match="delivery_deadline"):
             tracker(InMemoryStore(), d, delivery_deadline=wrong)

@@ -233,8 +233,9 @@ class Store(Protocol):
         """Store a refresh in one transaction: its snapshots, its notifications on
         every channel and its time, and apply the store's retention.  Reports
         and notifications of goals deleted meanwhile are left out; a goal that
-        already has a snapshot at that instant keeps it (the first refresh at
-        an instant wins).  Returns how many outbox entries are new.
+        already has a snapshot at that instant keeps it and gets no new
+        notifications (the first refresh at an instant wins).  Returns how many
+        outbox entries are new.
         """
         ...
 
@@ -561,11 +562,15 @@ class InMemoryStore:
         found = [_report(r, f"reports[{i}]") for i, r in enumerate(reports)]
         planned, names = _notifications(notifications), _channels(channels)
         with self._lock:
+            # A goal refreshed at this instant already keeps that refresh's snapshot
+            # and notifications: a concurrent refresh at the same instant adds nothing.
+            done = {g for g in self._goals if (g, at_us) in self._reports}
             for report in found:
                 if report.goal_id in self._goals and not self._has(report):
                     self._add_report(report)
                     self._prune(report, at_us)
-            added = self._enqueue([n for n in planned if n.goal_id in self._goals], names, at_us)
+            wanted = [n for n in planned if n.goal_id in self._goals and n.goal_id not in done]
+            added = self._enqueue(wanted, names, at_us)
             self._last_refresh = max(at_us, self._last_refresh or at_us)
             return added
 
@@ -1031,9 +1036,20 @@ class SqliteStore:
         found = self._report_rows(checked)
         planned, names = _notifications(notifications), _channels(channels)
         with self._write() as db:
+            # A goal refreshed at this instant already keeps that refresh's snapshot
+            # and notifications: a concurrent refresh at the same instant adds nothing.
+            ids = {r.goal_id for r in checked} | {n.goal_id for n in planned}
+            done = {
+                goal_id
+                for goal_id in ids
+                if db.execute(
+                    "SELECT 1 FROM reports WHERE goal_id = ? AND calculated_us = ?",
+                    (goal_id, at_us),
+                ).fetchone()
+            }
             self._insert_reports(db, found, replace=False)
             self._prune(db, checked, at_us)
-            existing = {row[0] for row in db.execute("SELECT id FROM goals")}
+            existing = {row[0] for row in db.execute("SELECT id FROM goals")} - done
             rows = self._outbox_rows([n for n in planned if n.goal_id in existing], names)
             added = self._enqueue(db, rows, at_us)
             db.execute(

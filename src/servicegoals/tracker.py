@@ -37,6 +37,8 @@ from .stores import DEFAULT_LEASE, Claim, Store, shorten
 __all__ = ["DeliverySummary", "DeliveryTimeout", "RefreshSummary", "Tracker", "describe"]
 
 log = logging.getLogger("servicegoals.tracker")
+#: How long one delivery attempt may take when the tracker is not told (at most half the lease).
+DEFAULT_DELIVERY_DEADLINE = timedelta(minutes=1)
 
 
 class DeliveryTimeout(DeliveryError):
@@ -136,7 +138,8 @@ class Tracker:
     claimed entry is reserved for this tracker, on the store's clock.
 
     Each delivery attempt may take at most ``delivery_deadline`` (at most half
-    the lease): a `send` still running then counts as a failed attempt and
+    the lease; by default a minute, or half the lease when that is shorter): a
+    `send` still running then counts as a failed attempt and
     its entry is tried again after the lease.  The late `send` may still
     land, so delivery is at least once; receivers deduplicate on the key.
     """
@@ -154,7 +157,7 @@ class Tracker:
         max_retry_delay: timedelta = timedelta(hours=6),
         lease: timedelta = DEFAULT_LEASE,
         batch_size: int = 50,
-        delivery_deadline: timedelta = timedelta(minutes=1),
+        delivery_deadline: timedelta | None = None,
     ) -> None:
         if not isinstance(store, Store):
             raise InvalidInput("store", store, "expected a Store")
@@ -172,7 +175,11 @@ class Tracker:
         self.max_retry_delay = _positive("max_retry_delay", max_retry_delay)
         self.lease = _positive("lease", lease)
         self.batch_size = integer("batch_size", batch_size, low=1)
-        self.delivery_deadline = _positive("delivery_deadline", delivery_deadline)
+        self.delivery_deadline = (
+            min(DEFAULT_DELIVERY_DEADLINE, self.lease / 2)
+            if delivery_deadline is None
+            else _positive("delivery_deadline", delivery_deadline)
+        )
         if self.delivery_deadline * 2 > self.lease:
             raise InvalidInput(
                 "delivery_deadline",
