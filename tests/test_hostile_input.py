@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete
 
@@ -141,14 +141,26 @@ def test_instants_outside_the_utc_range_are_refused() -> None:
 
 # -- push-down equality over arbitrary text ids ------------------------------------------
 
-ids = st.text(max_size=5)
+#: Ids as people write them (NUL now and then), and hostile ones: any code point,
+#: lone surrogates included (plain st.text() leaves those out).
+plain_ids = st.text(min_size=1, max_size=5)
+hostile_ids = st.text(st.characters(exclude_categories=()), max_size=5) | st.sampled_from(
+    ["a\x00b", "\x00", "a\ud800"]
+)
 
 
 @st.composite
 def hostile_accounts(draw: st.DrawFn) -> Account | None:
     """A goal and tickets built from arbitrary text ids; None when they were refused."""
-    owner, team, pipeline = draw(ids), draw(ids), draw(ids)
-    ticket_ids = draw(st.lists(ids, min_size=1, max_size=3, unique=True))
+    # At most one kind of id is hostile, so that most accounts can be built.
+    hostile = draw(st.sampled_from(["owner", "team", "pipeline", "ticket", None]))
+
+    def ids(kind: str) -> st.SearchStrategy[str]:
+        return hostile_ids if kind == hostile else plain_ids
+
+    owner, pipeline = draw(ids("owner")), draw(ids("pipeline"))
+    team = "T" + draw(ids("team"))  # a goal's user and team cannot share an id
+    ticket_ids = draw(st.lists(ids("ticket"), min_size=1, max_size=3, unique=True))
     try:
         goal = close_goal(owner, team, pipeline)
         directory = Directory([User(owner, "Owner", team_ids=[team])], [Team(team, "Team")])
@@ -178,13 +190,13 @@ def agree(source: SqliteSource | SqlAlchemySource, account: Account) -> None:
     assert sorted(t.id for t in source.tickets()) == sorted(t.id for t in tickets)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(hostile_accounts())
 def test_sqlite_push_down_equals_measure_for_any_text_ids(
     account: Account | None,
 ) -> None:
-    assume(account is not None)
-    assert account is not None
+    if account is None:  # refused, as the strategy checked
+        return
     with tempfile.TemporaryDirectory() as folder:
         source = SqliteSource.create(f"{folder}/t.db")
         source.add_tickets(account[2])
@@ -202,8 +214,8 @@ def postgres_source(postgres_url: str) -> Iterator[SqlAlchemySource]:
 def test_postgres_push_down_equals_measure_for_any_text_ids(
     postgres_source: SqlAlchemySource, account: Account | None
 ) -> None:
-    assume(account is not None)
-    assert account is not None
+    if account is None:  # refused, as the strategy checked
+        return
     with postgres_source.engine.begin() as connection:
         connection.execute(delete(postgres_source.table))
     postgres_source.add_tickets(account[2])
