@@ -46,7 +46,8 @@ from servicegoals._convert import (
     report_from_dict,
     report_to_dict,
 )
-from servicegoals.goalfiles import _to_toml
+from servicegoals.cli import main
+from servicegoals.goalfiles import MAX_FILE_SIZE, MAX_NESTING, _to_toml
 from servicegoals.testing import goals, raises
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -515,3 +516,68 @@ def test_a_replaced_file_keeps_its_permissions(tmp_path: Path) -> None:
     dump_goals([BASE], path)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert load_goals(path) == (BASE,)
+
+
+# -- hostile goal files -------------------------------------------------------------
+
+DEEP = 100_000
+TOO_DEEP = f"more than {MAX_NESTING} levels"
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("deep.json", "[" * DEEP + "]" * DEEP),
+        ("deep.toml", "goals = " + "[" * DEEP + "]" * DEEP + "\n"),
+        ("deep-table.json", '{"goals": [' + '{"a": ' * DEEP + "1" + "}" * DEEP + "]}"),
+        # Shallow enough for the parsers, too deep for a goal file.
+        ("nested.json", '{"goals": ' + "[" * 40 + "]" * 40 + "}"),
+        ("nested.toml", "goals = " + "[" * 40 + "]" * 40 + "\n"),
+    ],
+    ids=["deep.json", "deep.toml", "deep-table.json", "nested.json", "nested.toml"],
+)
+def test_deeply_nested_files_are_refused(folder: Path, name: str, text: str) -> None:
+    path = folder / name
+    path.write_text(text, "utf-8")
+    with raises(GoalFileError, "", TOO_DEEP) as caught:
+        load_goals(path)
+    assert "nested too deeply" in str(caught.error)
+
+
+def test_files_over_the_size_limit_are_refused_unread(folder: Path) -> None:
+    path = folder / "huge.json"
+    with path.open("wb") as handle:
+        handle.truncate(MAX_FILE_SIZE + 1)  # sparse: no need to write 16 MiB
+    with raises(GoalFileError, "", f"more than {MAX_FILE_SIZE} bytes") as caught:
+        load_goals(path)
+    assert "too large for a goal file" in str(caught.error)
+
+
+def test_a_hostile_goal_file_is_one_line_and_exit_2(
+    folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = folder / "hostile.json"
+    path.write_text("[" * DEEP + "]" * DEEP, "utf-8")
+    tickets = Path(__file__).parent.parent / "docs" / "examples" / "tickets.csv"
+    code = main(["evaluate", "--goals", str(path), "--tickets", str(tickets)])
+    out, err = capsys.readouterr()
+    assert code == 2
+    assert out == ""
+    assert err.count("\n") == 1
+    assert "nested too deeply" in err
+
+
+def test_explicit_milestones_cannot_exceed_the_span_limit(folder: Path) -> None:
+    def custom(years: int) -> dict[str, Any]:
+        start = datetime(2000, 1, 1, tzinfo=UTC)
+        span = {"start": start.isoformat(), "end": start.replace(year=2000 + years).isoformat()}
+        milestone = {"label": "all", **span}
+        return _document(cadence="custom", span=span, milestones=[milestone], targets={"u1": 1})
+
+    path = folder / "century.json"
+    path.write_text(json.dumps(custom(100)), "utf-8")
+    with pytest.raises(GoalFileError, match=r"goals\[0\]\.span: longer than 20 years"):
+        load_goals(path)
+    path.write_text(json.dumps(custom(20)), "utf-8")
+    (goal,) = load_goals(path)
+    assert goal.span.end == datetime(2020, 1, 1, tzinfo=UTC)

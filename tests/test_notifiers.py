@@ -383,6 +383,8 @@ def test_signature_covers_the_timestamp_and_the_key() -> None:
         sign(body, SECRET, timestamp=stamp, key="a.b")
     with pytest.raises(InvalidInput, match="tolerance"):
         verify_signature(body, header, SECRET, key="k1", tolerance=timedelta(0))
+    with pytest.raises(InvalidInput, match="now: naive datetime"):
+        verify_signature(body, header, SECRET, key="k1", now=datetime(2026, 2, 1))
 
 
 def test_webhook_signature_is_fresh_and_names_the_key(hook: Hook) -> None:

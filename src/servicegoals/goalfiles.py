@@ -32,7 +32,20 @@ from ._errors import InvalidInput
 from .calendar import AccountSettings
 from .goals import ContributorKind, Directory, Goal
 
-__all__ = ["GoalFile", "GoalFileError", "dump_goals", "load_goal_file", "load_goals"]
+__all__ = [
+    "MAX_FILE_SIZE",
+    "MAX_NESTING",
+    "GoalFile",
+    "GoalFileError",
+    "dump_goals",
+    "load_goal_file",
+    "load_goals",
+]
+
+#: The largest goal file read, in bytes; a bigger one is refused before parsing.
+MAX_FILE_SIZE = 16 * 1024 * 1024
+#: The deepest nesting of lists and tables in a goal file (a written file needs 6).
+MAX_NESTING = 32
 
 _FORMATS = {".toml": "toml", ".json": "json"}
 _TOP_KEYS = ("account", "goals", "people", "teams")
@@ -86,6 +99,37 @@ def _line(text: str, number: int) -> str:
 
 def _parse(file: Path, text: str, fmt: str) -> Any:
     """The document's data; a syntax error names the line and column."""
+    try:
+        data = _parse_syntax(file, text, fmt)
+        too_deep = _nesting(data) > MAX_NESTING
+    except RecursionError:  # both parsers recurse once per level
+        too_deep = True
+    if too_deep:
+        raise GoalFileError(
+            file, "", f"more than {MAX_NESTING} levels", "lists and tables nested too deeply"
+        )
+    return data
+
+
+def _nesting(data: Any) -> int:
+    """How deeply lists and tables nest in ``data`` (without recursion)."""
+    deepest = 0
+    stack = [(data, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, Mapping):
+            children: Iterable[Any] = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, depth)
+        if depth <= MAX_NESTING:  # deeper is refused anyway: stop counting
+            stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def _parse_syntax(file: Path, text: str, fmt: str) -> Any:
     if fmt == "toml":
         try:
             return tomllib.loads(text)
@@ -111,11 +155,16 @@ def _parse(file: Path, text: str, fmt: str) -> Any:
 
 def _read(file: Path) -> str:
     try:
-        raw = file.read_bytes()
+        with file.open("rb") as handle:
+            raw = handle.read(MAX_FILE_SIZE + 1)
     except FileNotFoundError:
         raise GoalFileError(file, "", os.fspath(file), "no such file") from None
     except OSError as exc:
         raise GoalFileError(file, "", os.fspath(file), f"cannot read: {exc.strerror}") from None
+    if len(raw) > MAX_FILE_SIZE:
+        raise GoalFileError(
+            file, "", f"more than {MAX_FILE_SIZE} bytes", "too large for a goal file"
+        )
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:

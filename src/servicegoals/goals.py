@@ -18,7 +18,7 @@ from attrs import field, frozen
 
 from ._errors import ImmutableField, InvalidInput, NotFound
 from ._validate import aware, by_id, flag, identifier, integer, text
-from .calendar import AccountSettings, Cadence, Milestone, Period, milestones
+from .calendar import AccountSettings, Cadence, Milestone, Period, _check_span, milestones
 from .kpis import Kpi, Unit
 
 __all__ = [
@@ -310,6 +310,21 @@ def _targets(value: Any) -> tuple[tuple[Target | None, ...], ...]:
     return _items("targets", value)
 
 
+#: The span limit is checked in UTC here, where the account's time zone is unknown; a
+#: span can look up to a day longer in UTC than in its zone, hence the slack.
+_SPAN_SLACK = timedelta(days=2)
+
+
+def _check_span_length(span: Period) -> None:
+    """Refuse spans over the limit that `milestones()` enforces (explicit milestones too)."""
+    if not isinstance(span, Period) or span.end - span.start <= _SPAN_SLACK:
+        return
+    try:
+        _check_span(Period(span.start, span.end - _SPAN_SLACK), UTC)
+    except InvalidInput as exc:
+        raise InvalidInput("span", span, exc.reason) from None
+
+
 @frozen
 class Goal:
     """A service goal: a KPI, contributors, milestones and targets.
@@ -351,6 +366,7 @@ class Goal:
         self._check_targets()
 
     def _check_milestones(self) -> None:
+        _check_span_length(self.span)
         ms = self.milestones
         if not ms:
             raise InvalidInput("milestones", ms, "a goal needs at least one milestone")

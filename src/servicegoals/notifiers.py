@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 
 from ._errors import DeliveryError, InvalidInput
 from ._redact import redact_url, scrub, url_secrets
+from ._validate import aware
 from .notify import Notification
 
 __all__ = [
@@ -62,9 +63,9 @@ class Notifier(Protocol):
     """Delivers notifications over one channel.
 
     ``send`` returns once the notification has been handed over (the SMTP
-    server accepted it, the webhook answered 2xx) and raises
-    `DeliveryError` otherwise, within a bounded time: the tracker's lease on
-    the entry must not run out while ``send`` is busy.  A notifier may also have a ``channel``
+    server accepted it, the webhook answered 2xx) and raises `DeliveryError`
+    otherwise, within a bounded time: the tracker's lease on the entry must not
+    run out while ``send`` is busy.  A notifier may also have a ``channel``
     attribute, the name the tracker's outbox files its deliveries under (the
     class name when it has none); it must stay the same across restarts.
     """
@@ -307,12 +308,12 @@ def verify_signature(
         return False
     if not isinstance(key, str) or not key or "." in key:
         return False
-    fields = dict(part.partition("=")[::2] for part in header.split(","))
+    fields = dict(part.strip().partition("=")[::2] for part in header.split(","))
     stamp, given = fields.get("t", ""), fields.get("sha256", "")
     if not (stamp.isascii() and stamp.isdigit() and len(stamp) <= 11):
         return False
     timestamp = int(stamp)
-    moment = datetime.now(UTC) if now is None else now
+    moment = datetime.now(UTC) if now is None else aware("now", now)
     if abs(moment - datetime.fromtimestamp(timestamp, UTC)) > tolerance:
         return False
     expected = sign(body, secret, timestamp=timestamp, key=key)

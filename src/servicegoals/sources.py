@@ -37,6 +37,7 @@ from .measure import CellKey, CellPlan, as_of_limit, measure, plan_cells
 
 __all__ = [
     "CSV_COLUMNS",
+    "MAX_LINE_LENGTH",
     "AggregateQuery",
     "AggregateRow",
     "AggregatingSource",
@@ -62,6 +63,11 @@ CSV_COLUMNS = (
     "closed_at",
 )
 _INSTANT_COLUMNS = frozenset({"created_at", "first_response_at", "closed_at"})
+#: The longest line of a ticket CSV file, in characters.  A longer line is a bad
+#: row, read in pieces and never whole, so a hostile file cannot exhaust memory.
+MAX_LINE_LENGTH = 1_000_000
+#: How much of a bad value an error message shows.
+_SHOWN = 200
 
 
 # -- queries and protocols -------------------------------------------------------
@@ -205,7 +211,10 @@ class BadRow(DataSourceError):
         self.value = value
         self.reason = reason
         where = f"{source}, {place}" + ("" if column is None else f", column {column!r}")
-        super().__init__(f"{where}: {reason} (got {value!r})")
+        shown = repr(value)
+        if len(shown) > _SHOWN:  # a whole hostile row would make a message of megabytes
+            shown = f"{shown[:_SHOWN]}... ({len(shown)} characters)"
+        super().__init__(f"{where}: {reason} (got {shown})")
 
 
 # -- shared row helpers for the documented schema ----------------------------------
@@ -318,7 +327,7 @@ class CsvSource:
         #: ``(line, message)`` of every row the latest read skipped.
         self.skipped: list[tuple[int, str]] = []
         with self._open() as handle:  # fail early on a missing file or a bad header
-            self._columns(csv.reader(handle))
+            self._columns(handle)
 
     @property
     def skipped_count(self) -> int:
@@ -366,12 +375,17 @@ class CsvSource:
         except OSError as exc:
             raise DataSourceError(f"{self.path}: cannot read the file: {exc.strerror}") from None
 
-    def _columns(self, reader: Any) -> tuple[int, list[int]]:
-        """The header's width and where each of :data:`CSV_COLUMNS` is."""
+    def _columns(self, handle: TextIO) -> tuple[Any, list[tuple[int, str]], int, list[int]]:
+        """A reader past the header, its list of too-long lines, the header's width
+        and where each of `CSV_COLUMNS` is."""
+        too_long: list[tuple[int, str]] = []
+        reader = csv.reader(_capped_lines(handle, too_long))
         try:
             header = next(reader, None)
         except csv.Error as exc:
             raise BadRow(str(self.path), "line 1", None, "header", str(exc)) from None
+        if too_long:
+            raise _line_too_long(str(self.path), too_long.pop())
         if not header:
             raise DataSourceError(
                 f"{self.path}: empty file; expected a header with the columns "
@@ -390,7 +404,7 @@ class CsvSource:
                 header,
                 f"the header lacks the column(s) {', '.join(missing)}",
             )
-        return len(header), [names.index(c) for c in CSV_COLUMNS]
+        return reader, too_long, len(header), [names.index(c) for c in CSV_COLUMNS]
 
     def tickets(self, query: TicketQuery | None = None) -> Iterator[Ticket]:
         """Read the file once, yielding the tickets that match ``query``.
@@ -401,14 +415,15 @@ class CsvSource:
         skipped = self.skipped
         source = str(self.path)
         with self._open() as handle:
-            reader = csv.reader(handle)
-            width, where = self._columns(reader)
+            reader, too_long, width, where = self._columns(handle)
             line = reader.line_num
             while True:
                 start = line + 1
                 try:
                     record = next(reader, None)
                     line = reader.line_num
+                    if too_long:
+                        raise _line_too_long(source, too_long.pop())
                     if record is None:
                         return
                     if not record:  # a blank line holds no row
@@ -436,6 +451,30 @@ class CsvSource:
                     continue
                 if query is None or query.matches(ticket):
                     yield ticket
+
+
+def _capped_lines(handle: TextIO, too_long: list[tuple[int, str]]) -> Iterator[str]:
+    """The lines of ``handle``, each at most `MAX_LINE_LENGTH` characters.
+
+    A longer line is read in pieces and dropped: its number and start go to
+    ``too_long`` and an empty line takes its place, so line numbers still hold.
+    """
+    number = 0
+    while line := handle.readline(MAX_LINE_LENGTH + 1):
+        number += 1
+        if len(line) <= MAX_LINE_LENGTH:
+            yield line
+            continue
+        too_long.append((number, line[:_SHOWN]))
+        while line and not line.endswith(("\n", "\r")):
+            line = handle.readline(MAX_LINE_LENGTH)
+        yield "\n"
+
+
+def _line_too_long(source: str, found: tuple[int, str]) -> BadRow:
+    number, start = found
+    reason = f"the line is longer than {MAX_LINE_LENGTH} characters; it starts"
+    return BadRow(source, f"line {number}", None, start, reason)
 
 
 def _csv_instant(source: str, place: str, column: str, raw: str) -> datetime | None:
