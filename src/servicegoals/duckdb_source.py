@@ -48,36 +48,40 @@ _COLUMN_LIST = ", ".join(CSV_COLUMNS)
 _IN = "IN (SELECT unnest(${}))"
 
 
-def _bucket(event: str, first: int, last: int) -> str:
-    """A CASE tree giving the milestone index of ``event`` from bound parameters ``$bN``."""
+def _bucket(event: str, bound: str, first: int, last: int) -> str:
+    """A CASE tree giving the milestone index of ``event`` from parameters ``<bound>N``."""
     if last - first == 1:
         return str(first)
     mid = (first + last) // 2
     return (
-        f"CASE WHEN {event} < $b{mid} THEN {_bucket(event, first, mid)} "
-        f"ELSE {_bucket(event, mid, last)} END"
+        f"CASE WHEN {event} < {bound}{mid} THEN {_bucket(event, bound, first, mid)} "
+        f"ELSE {_bucket(event, bound, mid, last)} END"
     )
 
 
-def _aggregate_sql(query: AggregateQuery, at_us: int | None) -> tuple[str, dict[str, Any]]:
-    """One aggregate query as DuckDB SQL; every value is a bound parameter.
+def _aggregate_sql(
+    index: int, query: AggregateQuery, at_us: int | None
+) -> tuple[str, dict[str, Any]]:
+    """Aggregate query ``index`` as DuckDB SQL, its parameters named ``q<index>_...``.
 
-    Column names come from ``CSV_COLUMNS`` only.  ``at_us`` keeps events at or
-    before that instant (None: every event).
+    Column names come from ``CSV_COLUMNS`` only; every value is a bound parameter.
+    ``at_us`` keeps events at or before that instant (None: every event).  The
+    first column is ``index``, so that one statement can run every query.
     """
     key, event, n = query.column, query.event, query.milestones
-    params: dict[str, Any] = {"ids": list(query.match_ids)}
-    params.update((f"b{j}", b) for j, b in enumerate(query.bounds))
-    where = [f"{key} {_IN.format('ids')}", f"{event} >= $b0", f"{event} < $b{n}"]
+    q = f"q{index}_"
+    params: dict[str, Any] = {f"{q}ids": list(query.match_ids)}
+    params.update((f"{q}b{j}", b) for j, b in enumerate(query.bounds))
+    where = [f"{key} {_IN.format(q + 'ids')}", f"{event} >= ${q}b0", f"{event} < ${q}b{n}"]
     if at_us is not None:
-        where.append(f"{event} <= $at")
-        params["at"] = at_us
+        where.append(f"{event} <= ${q}at")
+        params[f"{q}at"] = at_us
     if query.pipelines is not None:
-        where.append(f"pipeline {_IN.format('pipelines')}")
-        params["pipelines"] = list(query.pipelines)
-    pipeline, group = ("pipeline", "1, 2, 3") if query.by_pipeline else ("NULL", "1, 2")
+        where.append(f"pipeline {_IN.format(q + 'pipelines')}")
+        params[f"{q}pipelines"] = list(query.pipelines)
+    pipeline, group = ("pipeline", "2, 3, 4") if query.by_pipeline else ("NULL", "2, 3")
     sql = (
-        f"SELECT {key}, {_bucket(event, 0, n)}, {pipeline}, count(*), "
+        f"SELECT {index}, {key}, {_bucket(event, f'${q}b', 0, n)}, {pipeline}, count(*), "
         f"sum({event} - created_at) FROM tickets WHERE {' AND '.join(where)} GROUP BY {group}"
     )
     return sql, params
@@ -263,14 +267,22 @@ class DuckDbSource:
         """
         at_us = None if at is None else to_us(aware("at", at))
         plan = PushDownPlan(goals, directory)
+        if not plan.queries:
+            return plan.result()
+        # One statement for every query: DuckDB plans once and runs the parts in parallel.
+        parts = [_aggregate_sql(i, q, at_us) for i, q in enumerate(plan.queries)]
+        params = {k: v for _, p in parts for k, v in p.items()}
+        by_query: list[list[Sequence[Any]]] = [[] for _ in plan.queries]
         connection = self._connect()
         try:
-            for index, query in enumerate(plan.queries):
-                sql, params = _aggregate_sql(query, at_us)
-                rows: Sequence[Any] = connection.execute(sql, params).fetchall()
-                plan.collect(index, rows)
+            result = connection.execute(" UNION ALL ".join(sql for sql, _ in parts), params)
+            while batch := result.fetchmany(10_000):
+                for row in batch:
+                    by_query[row[0]].append(row[1:])
         except duckdb.Error as exc:
             raise DataSourceError(f"{self.name}: cannot measure: {exc}") from None
         finally:
             connection.close()
+        for index, rows in enumerate(by_query):
+            plan.collect(index, rows)
         return plan.result()
