@@ -25,7 +25,7 @@ VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PY = BIN / "python"
 STAMP = VENV / ".dev-stamp"
-EXTRAS = "dev,sql,cli,html,testing,docs,bench"
+EXTRAS = "dev,sql,cli,html,testing,docs,bench,duckdb"
 
 
 def _run(*args: str | Path) -> None:
