@@ -28,6 +28,7 @@ from .calendar import (
     fiscal_year,
     milestones,
 )
+from .clock import DEFAULT_POLICY, ClockPolicy, Resolution, TicketTimes, ticket_times
 from .goalfiles import GoalFileError, dump_goals, load_goals
 from .goals import (
     Contributor,
@@ -47,6 +48,8 @@ from .kpis import (
     Direction,
     Kpi,
     Measurement,
+    Reopen,
+    StatusInterval,
     Ticket,
     TicketEvent,
     Unit,
@@ -109,6 +112,7 @@ __all__ = [
     "AVG_RESOLUTION_TIME",
     "AVG_RESPONSE_TIME",
     "CLOSED_TICKETS",
+    "DEFAULT_POLICY",
     "SERVICE_TEMPLATES",
     "Account",
     "AccountSettings",
@@ -120,6 +124,7 @@ __all__ = [
     "CellKey",
     "CellPlan",
     "Claim",
+    "ClockPolicy",
     "Contributor",
     "ContributorKind",
     "CsvSource",
@@ -159,6 +164,8 @@ __all__ = [
     "Plan",
     "Progress",
     "RefreshSummary",
+    "Reopen",
+    "Resolution",
     "Rule",
     "Score",
     "Seat",
@@ -167,6 +174,7 @@ __all__ = [
     "SqliteSource",
     "SqliteStore",
     "Status",
+    "StatusInterval",
     "Store",
     "StoreError",
     "Target",
@@ -175,6 +183,7 @@ __all__ = [
     "TicketEvent",
     "TicketQuery",
     "TicketSource",
+    "TicketTimes",
     "Tracker",
     "UndeliverableError",
     "Unit",
@@ -209,5 +218,6 @@ __all__ = [
     "rename_goal",
     "score",
     "select_goals",
+    "ticket_times",
     "verify_signature",
 ]

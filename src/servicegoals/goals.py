@@ -18,6 +18,7 @@ from attrs import field, frozen
 from ._errors import ImmutableField, InvalidInput, NotFound
 from ._validate import aware, by_id, flag, integer, text
 from .calendar import AccountSettings, Cadence, Milestone, Period, milestones
+from .clock import DEFAULT_POLICY, ClockPolicy
 from .kpis import Kpi, Unit
 
 __all__ = [
@@ -302,6 +303,8 @@ class Goal:
     created_by: str | None = field(
         default=None, validator=lambda _, __, v: text("created_by", v, optional=True)
     )
+    #: How response and resolution times are timed (see "Ticket histories").
+    clock_policy: ClockPolicy = DEFAULT_POLICY
 
     def __attrs_post_init__(self) -> None:
         for name, kind in (
@@ -309,6 +312,7 @@ class Goal:
             ("cadence", Cadence),
             ("span", Period),
             ("notifications", NotificationSettings),
+            ("clock_policy", ClockPolicy),
         ):
             if not isinstance(getattr(self, name), kind):
                 raise InvalidInput(name, getattr(self, name), f"expected a {kind.__name__}")
@@ -395,6 +399,7 @@ class Goal:
         notifications: NotificationSettings | None = None,
         created_at: datetime | None = None,
         created_by: str | None = None,
+        clock_policy: ClockPolicy = DEFAULT_POLICY,
     ) -> Goal:
         """Create a goal, fixing its milestones from the account's ``settings``.
 
@@ -427,6 +432,7 @@ class Goal:
             notifications=notifications or NotificationSettings(),
             created_at=created_at or datetime.now(UTC),
             created_by=created_by,
+            clock_policy=clock_policy,
         )
 
     # -- reading ----------------------------------------------------------------

@@ -31,9 +31,10 @@ from attrs import field, frozen
 from ._errors import DataSourceError, InvalidInput
 from ._validate import by_id, from_us, integer, text
 from .calendar import Period
+from .clock import as_of_limit
 from .goals import ContributorKind, Directory, Goal
 from .kpis import Measurement, Ticket
-from .measure import CellKey, CellPlan, as_of_limit, measure, plan_cells
+from .measure import CellKey, CellPlan, measure, plan_cells
 
 __all__ = [
     "CSV_COLUMNS",
@@ -157,9 +158,12 @@ class TicketQuery:
             return True
         start, end = window
         first, closed = ticket.first_response_us, ticket.closed_us
-        return (first is not None and start <= first < end) or (
+        if (first is not None and start <= first < end) or (
             closed is not None and start <= closed < end
-        )
+        ):
+            return True
+        # An earlier close counts under the first-close rule or as of an instant.
+        return any(start <= close < end for close, _ in ticket.reopens_us)
 
 
 @runtime_checkable
@@ -545,6 +549,9 @@ class PushDownPlan:
     ) -> None:
         limit = as_of_limit(at)
         self._plans = plan_cells(goals, directory)
+        #: True when a goal's clock is not wall-clock time: SQL cannot time
+        #: its tickets, so the source measures them by streaming instead.
+        self.streams = any(not plan.policy.calendar for plan in self._plans)
         # key: (column, event, bounds, varies, the one pipeline set when it does not)
         groups: dict[tuple[Any, ...], list[int]] = {}
         for p, plan in enumerate(self._plans):
@@ -860,7 +867,11 @@ class SqliteSource:
         at: datetime | None = None,
     ) -> dict[CellKey, Measurement]:
         """What :func:`servicegoals.measure` returns, aggregated in the database."""
+        goals = tuple(goals)
         plan = PushDownPlan(goals, directory, at=at)
+        if plan.streams:
+            wanted = self.tickets(TicketQuery.for_goals(goals, directory))
+            return measure(goals, wanted, directory=directory, at=at)
         connection = self._connect()
         try:
             for index, query in enumerate(plan.queries):
