@@ -6,13 +6,14 @@ that cuts paused intervals out of each span; example tests pin the rules.
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import attrs
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from clocks import OFFICE, OfficeHours, policies, with_history, with_policies
@@ -46,7 +47,7 @@ from servicegoals import (
 )
 from servicegoals._validate import from_us, to_us
 from servicegoals.clock import close_as_of
-from servicegoals.sources import InMemorySource, TicketQuery
+from servicegoals.sources import BadRow, CsvSource, InMemorySource, TicketQuery
 from servicegoals.testing import directories, goals, raises, tickets
 from servicegoals.worktime import CALENDAR
 
@@ -439,3 +440,74 @@ def test_bad_clock_tables_are_located(tmp_path: Path, line: str, field: str, val
     path.write_text(text)
     with raises(GoalFileError, field, value):
         load_goals(path)
+
+
+# -- CSV history files ------------------------------------------------------------------
+
+
+@settings(max_examples=25)
+@given(st.lists(tickets().flatmap(with_history), max_size=6, unique_by=lambda t: t.id))
+def test_csv_history_files_round_trip(items: list[Ticket]) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        source = CsvSource.write(folder / "t.csv", items, history=folder / "h.csv")
+        assert list(source.tickets()) == items
+        assert [t.statuses_us for t in source.tickets()] == [t.statuses_us for t in items]
+
+
+def history_file(tmp_path: Path, *rows: str) -> CsvSource:
+    bare = [attrs.evolve(t, statuses=(), reopens=()) for t in (REOPENED, PAUSED)]
+    CsvSource.write(tmp_path / "t.csv", bare)
+    (tmp_path / "h.csv").write_text("ticket_id,kind,status,start,end\n" + "".join(rows))
+    return CsvSource(tmp_path / "t.csv", history=tmp_path / "h.csv")
+
+
+def test_a_history_file_gives_tickets_their_history(tmp_path: Path) -> None:
+    source = history_file(
+        tmp_path,
+        "t1,reopen,,2026-01-10T12:00:00Z,2026-01-12T12:00:00Z\n",
+        "t2,status,waiting on customer,2026-01-05T11:00:00Z,2026-01-05T15:00:00Z\n",
+        "t2,status,open,2026-01-05T15:00:00Z,2026-01-06T11:00:00Z\n",
+    )
+    assert list(source.tickets()) == [REOPENED, PAUSED]
+
+
+@pytest.mark.parametrize(
+    ("row", "place", "column", "reason"),
+    [
+        ("t1,reopen,,2026-01-10T12:00:00Z,\n", "line 2", "end", "reopen instant"),
+        ("t1,pause,,2026-01-10T12:00:00Z,\n", "line 2", "kind", "expected 'status'"),
+        ("t1,status,hold,2026-01-10T12:00:00,\n", "line 2", "start", "naive"),
+        ("t1,status,,2026-01-10T12:00:00Z,\n", "line 2", "status", "non-empty"),
+        ("t9,status,hold,2026-01-10T12:00:00Z,\n", "line 2", "ticket_id", "no such ticket"),
+        (
+            "t1,reopen,,2026-01-10T12:00:00Z,2026-01-09T12:00:00Z\n",
+            "ticket 't1' (line 2)",
+            "reopens[0].reopened_at",
+            "reopened before",
+        ),
+    ],
+)
+def test_bad_history_rows_are_located(
+    tmp_path: Path, row: str, place: str, column: str, reason: str
+) -> None:
+    source = history_file(tmp_path, row)
+    with pytest.raises(BadRow) as raised:
+        list(source.tickets())
+    error = raised.value
+    assert (error.source, error.place, error.column) == (str(tmp_path / "h.csv"), place, column)
+    assert reason in error.reason
+    skipping = CsvSource(tmp_path / "t.csv", history=tmp_path / "h.csv", on_error="skip")
+    # A row that breaks its ticket skips the ticket; other bad rows only themselves.
+    assert len(list(skipping.tickets())) == (1 if place.startswith("ticket") else 2)
+    assert skipping.skipped_count == 1
+
+
+def test_history_needs_a_history_file(tmp_path: Path) -> None:
+    with pytest.raises(InvalidInput, match="history file"):
+        CsvSource.write(tmp_path / "t.csv", [REOPENED])
+    assert not (tmp_path / "t.csv").exists()
+    (tmp_path / "h.csv").write_text("ticket_id,kind,start\n")
+    CsvSource.write(tmp_path / "t.csv", [Ticket("t", on(1, 1), "s")])
+    with pytest.raises(BadRow, match="status, end"):
+        CsvSource(tmp_path / "t.csv", history=tmp_path / "h.csv")
