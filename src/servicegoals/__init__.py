@@ -28,6 +28,7 @@ from .calendar import (
     fiscal_year,
     milestones,
 )
+from .clock import DEFAULT_POLICY, ClockPolicy, Resolution, TicketTimes, ticket_times
 from .export import report_data, report_records
 from .forecast import (
     ForecastMethod,
@@ -57,6 +58,8 @@ from .kpis import (
     Direction,
     Kpi,
     Measurement,
+    Reopen,
+    StatusInterval,
     Ticket,
     TicketEvent,
     Unit,
@@ -128,6 +131,7 @@ __all__ = [
     "AVG_RESPONSE_TIME",
     "CLOSED",
     "CLOSED_TICKETS",
+    "DEFAULT_POLICY",
     "SERVICE_TEMPLATES",
     "Account",
     "AccountSettings",
@@ -139,6 +143,7 @@ __all__ = [
     "CellKey",
     "CellPlan",
     "Claim",
+    "ClockPolicy",
     "Contributor",
     "ContributorKind",
     "CsvSource",
@@ -188,6 +193,8 @@ __all__ = [
     "ProductTierPolicy",
     "Progress",
     "RefreshSummary",
+    "Reopen",
+    "Resolution",
     "Retention",
     "RowForecast",
     "Rule",
@@ -200,6 +207,7 @@ __all__ = [
     "SqliteSource",
     "SqliteStore",
     "Status",
+    "StatusInterval",
     "Store",
     "StoreError",
     "Target",
@@ -208,6 +216,7 @@ __all__ = [
     "TicketEvent",
     "TicketQuery",
     "TicketSource",
+    "TicketTimes",
     "Tracker",
     "UndeliverableError",
     "Unit",
@@ -248,5 +257,6 @@ __all__ = [
     "report_records",
     "score",
     "select_goals",
+    "ticket_times",
     "verify_signature",
 ]

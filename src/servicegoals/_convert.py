@@ -46,10 +46,11 @@ from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn
 
 from ._errors import InvalidInput, ServiceGoalsError
 from .calendar import AccountSettings, Cadence, Milestone, Period, Weekday, date_range, milestones
+from .clock import DEFAULT_POLICY, ClockPolicy, Resolution
 from .goals import Contributor, Directory, Goal, NotificationSettings, Target, Team, User
 from .kpis import SERVICE_TEMPLATES, Kpi, Unit, kpi_by_key
 from .status import GoalReport
-from .worktime import Holidays, Schedule
+from .worktime import CalendarClock, Holidays, Schedule
 
 __all__ = [
     "directory_from_dict",
@@ -501,6 +502,7 @@ def _goal(value: Any, settings: AccountSettings | None, created_at: datetime | N
             "notifications": (False, _as(NotificationSettings)),
             "targets": (False, lambda v: v),  # needs the contributors: checked below
             "milestones": (False, _milestones),
+            "clock": (False, _clock_policy),
         },
     )
     aligned = got.get("align_to_fiscal_year", False)
@@ -531,6 +533,7 @@ def _goal(value: Any, settings: AccountSettings | None, created_at: datetime | N
         notifications=got.get("notifications", NotificationSettings()),
         created_at=got.get("created_at", created_at),
         created_by=got.get("created_by"),
+        clock_policy=got.get("clock", DEFAULT_POLICY),
     )
     try:
         rows = _targets(got.get("targets", {}), goal.contributors, count, goal.kpi.unit)
@@ -558,6 +561,7 @@ def _goal_out(goal: Goal) -> dict[str, Any]:
             for c, row in zip(goal.contributors, goal.targets, strict=True)
         },
         "milestones": _milestones_out(goal.milestones),
+        "clock": _clock_policy_out(goal.clock_policy),
     }
     return {k: v for k, v in out.items() if v is not None}
 
@@ -645,6 +649,34 @@ def _notifications_out(value: NotificationSettings) -> dict[str, Any]:
 
 
 _notifications_fields = _attrs_unstructure_hook(NotificationSettings)
+
+
+def _clock_policy(value: Any) -> ClockPolicy:
+    """A goal's ``clock`` table; a ``schedule = "name"`` key can join these later."""
+    got = _fields(
+        value,
+        ClockPolicy,
+        {
+            "paused_statuses": (False, _as(frozenset[str])),
+            "resolution": (False, _as(Resolution)),
+        },
+    )
+    return ClockPolicy(**got)
+
+
+def _clock_policy_out(policy: ClockPolicy) -> dict[str, Any] | None:
+    if policy == DEFAULT_POLICY:
+        return None  # today's behaviour: no table
+    if policy.team_clocks or not isinstance(policy.clock, CalendarClock):
+        raise InvalidInput(
+            "clock_policy.clock",
+            policy.clock,
+            "working-time and team clocks cannot be written to a goal file yet",
+        )
+    return {
+        "paused_statuses": sorted(policy.paused_statuses),
+        "resolution": policy.resolution.value,
+    }
 
 
 def _register() -> None:

@@ -19,6 +19,7 @@ from attrs import field, frozen
 from ._errors import ImmutableField, InvalidInput, NotFound
 from ._validate import aware, by_id, flag, identifier, integer, text
 from .calendar import AccountSettings, Cadence, Milestone, Period, _check_span, milestones
+from .clock import DEFAULT_POLICY, ClockPolicy
 from .kpis import Kpi, Unit
 
 __all__ = [
@@ -350,6 +351,8 @@ class Goal:
     created_by: str | None = field(
         default=None, validator=lambda _, __, v: identifier("created_by", v, optional=True)
     )
+    #: How response and resolution times are timed (see "Ticket histories").
+    clock_policy: ClockPolicy = DEFAULT_POLICY
 
     def __attrs_post_init__(self) -> None:
         for name, kind in (
@@ -357,6 +360,7 @@ class Goal:
             ("cadence", Cadence),
             ("span", Period),
             ("notifications", NotificationSettings),
+            ("clock_policy", ClockPolicy),
         ):
             if not isinstance(getattr(self, name), kind):
                 raise InvalidInput(name, getattr(self, name), f"expected a {kind.__name__}")
@@ -444,6 +448,7 @@ class Goal:
         notifications: NotificationSettings | None = None,
         created_at: datetime | None = None,
         created_by: str | None = None,
+        clock_policy: ClockPolicy = DEFAULT_POLICY,
     ) -> Goal:
         """Create a goal, fixing its milestones from the account's ``settings``.
 
@@ -476,6 +481,7 @@ class Goal:
             notifications=notifications or NotificationSettings(),
             created_at=created_at or datetime.now(UTC),
             created_by=created_by,
+            clock_policy=clock_policy,
         )
 
     # -- reading ----------------------------------------------------------------

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import enum
+import itertools
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from fractions import Fraction
 from typing import Any
@@ -20,6 +22,8 @@ __all__ = [
     "Direction",
     "Kpi",
     "Measurement",
+    "Reopen",
+    "StatusInterval",
     "Ticket",
     "TicketEvent",
     "Unit",
@@ -121,12 +125,58 @@ def _instant(name: str, *, optional: bool = False) -> Any:
 
 
 @frozen
+class StatusInterval:
+    """A time a ticket spent in one status, such as "waiting on customer".
+
+    ``end`` is None while the ticket is still in that status.
+    """
+
+    status: str = field(validator=_id("status"))
+    start: datetime = field(validator=_instant("start"))
+    end: datetime | None = field(default=None, validator=_instant("end", optional=True))
+
+
+@frozen
+class Reopen:
+    """An earlier close of a ticket that was reopened: the close and the reopen instants."""
+
+    closed_at: datetime = field(validator=_instant("closed_at"))
+    reopened_at: datetime = field(validator=_instant("reopened_at"))
+
+
+def _history(name: str, kind: type[Any], value: Any) -> tuple[Any, ...]:
+    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+        raise InvalidInput(name, value, f"expected a sequence of {kind.__name__}")
+    items = tuple(value)
+    for i, item in enumerate(items):
+        if not isinstance(item, kind):
+            raise InvalidInput(f"{name}[{i}]", item, f"expected a {kind.__name__}")
+    return items
+
+
+def _statuses(value: Any) -> tuple[StatusInterval, ...]:
+    return _history("statuses", StatusInterval, value)
+
+
+def _reopens(value: Any) -> tuple[Reopen, ...]:
+    return _history("reopens", Reopen, value)
+
+
+#: ``(status, start_us, end_us or None)`` of one status interval.
+StatusSpan = tuple[str, int, int | None]
+
+
+@frozen
 class Ticket:
     """A helpdesk ticket, as much of it as the service KPIs need.
 
     ``first_response_at`` and ``closed_at`` may not be before ``created_at``.
-    The ``*_us`` attributes hold the instants as epoch microseconds for the
-    measuring loop, which works on plain integers.
+    ``closed_at`` is the current (final) close; ``reopens`` lists the earlier
+    closes that were reopened, in order, and ``statuses`` the status intervals
+    (which of them pause the clock is a goal's `ClockPolicy`).  The ``*_us``
+    attributes hold the instants as epoch microseconds for the measuring loop,
+    which works on plain integers; ``has_history`` is false for the usual
+    ticket without reopens or statuses, which then costs nothing extra.
     """
 
     id: str = field(validator=_id("id"))
@@ -138,9 +188,18 @@ class Ticket:
         default=None, validator=_instant("first_response_at", optional=True)
     )
     closed_at: datetime | None = field(default=None, validator=_instant("closed_at", optional=True))
+    statuses: tuple[StatusInterval, ...] = field(default=(), converter=_statuses)
+    reopens: tuple[Reopen, ...] = field(default=(), converter=_reopens)
     created_us: int = field(init=False, eq=False, repr=False)
     first_response_us: int | None = field(init=False, eq=False, repr=False)
     closed_us: int | None = field(init=False, eq=False, repr=False)
+    has_history: bool = field(init=False, eq=False, repr=False)
+    #: The earliest close (``closed_us`` without reopens).
+    first_closed_us: int | None = field(init=False, eq=False, repr=False)
+    #: ``(close_us, reopen_us)`` of each reopened close, in order.
+    reopens_us: tuple[tuple[int, int], ...] = field(init=False, eq=False, repr=False)
+    #: ``(status, start_us, end_us or None)`` of each status interval, by start.
+    statuses_us: tuple[StatusSpan, ...] = field(init=False, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         created = to_us(self.created_at)
@@ -161,6 +220,71 @@ class Ticket:
         object.__setattr__(self, "created_us", created)
         object.__setattr__(self, "first_response_us", first)
         object.__setattr__(self, "closed_us", closed)
+        object.__setattr__(self, "has_history", bool(self.statuses or self.reopens))
+        reopens = self._check_reopens(created, closed)
+        object.__setattr__(self, "reopens_us", reopens)
+        object.__setattr__(self, "first_closed_us", reopens[0][0] if reopens else closed)
+        object.__setattr__(self, "statuses_us", self._check_statuses(created))
+
+    def _check_reopens(self, created: int, closed: int | None) -> tuple[tuple[int, int], ...]:
+        found: list[tuple[int, int]] = []
+        since = created  # each close comes at or after the previous reopen
+        for i, reopen in enumerate(self.reopens):
+            close, again = to_us(reopen.closed_at), to_us(reopen.reopened_at)
+            if close < since:
+                what = "created" if i == 0 else f"reopened ({self.reopens[i - 1].reopened_at})"
+                raise InvalidInput(
+                    f"reopens[{i}].closed_at",
+                    reopen.closed_at,
+                    f"ticket {self.id!r}: closes out of order: before the ticket was {what}",
+                )
+            if again < close:
+                raise InvalidInput(
+                    f"reopens[{i}].reopened_at",
+                    reopen.reopened_at,
+                    f"ticket {self.id!r} was reopened before it was closed ({reopen.closed_at})",
+                )
+            found.append((close, again))
+            since = again
+        if found and closed is not None and closed < since:
+            raise InvalidInput(
+                "closed_at",
+                self.closed_at,
+                f"ticket {self.id!r}: the final close is before the last reopen "
+                f"({self.reopens[-1].reopened_at})",
+            )
+        return tuple(found)
+
+    def _check_statuses(self, created: int) -> tuple[StatusSpan, ...]:
+        spans: list[tuple[int, int | None, int]] = []
+        for i, interval in enumerate(self.statuses):
+            start = to_us(interval.start)
+            end = None if interval.end is None else to_us(interval.end)
+            if start < created:
+                raise InvalidInput(
+                    f"statuses[{i}].start",
+                    interval.start,
+                    f"ticket {self.id!r} entered {interval.status!r} before it was created",
+                )
+            if end is not None and end < start:
+                raise InvalidInput(
+                    f"statuses[{i}].end",
+                    interval.end,
+                    f"ticket {self.id!r} left {interval.status!r} before it entered it "
+                    f"({interval.start})",
+                )
+            spans.append((start, end, i))
+        spans.sort(key=lambda s: (s[0], s[2]))
+        for (_, end, i), (later, _, j) in itertools.pairwise(spans):
+            if end is None or end > later:
+                before, after = self.statuses[i], self.statuses[j]
+                raise InvalidInput(
+                    f"statuses[{j}].start",
+                    after.start,
+                    f"ticket {self.id!r}: {after.status!r} overlaps {before.status!r} "
+                    f"({before.start} to {before.end or 'now'})",
+                )
+        return tuple((self.statuses[i].status, start, end) for start, end, i in spans)
 
 
 def _count(name: str) -> Any:

@@ -15,11 +15,14 @@ from typing import TypeAlias
 from attrs import frozen
 
 from ._errors import InvalidInput
-from ._validate import aware, by_id, to_us
+from ._validate import by_id
+from .clock import DEFAULT_POLICY, ClockPolicy, Resolution, as_of_limit, close_as_of, working_us
 from .goals import ContributorKind, Directory, Goal
 from .kpis import Measurement, Ticket, TicketEvent, Unit
 
-__all__ = ["CellKey", "CellPlan", "Measurements", "as_of_limit", "measure", "plan_cells"]
+__all__ = ["CellKey", "CellPlan", "Measurements", "measure", "plan_cells"]
+
+FINAL = Resolution.FINAL_CLOSE
 
 #: ``(goal_id, contributor_id, milestone_index)``
 CellKey: TypeAlias = tuple[str, str, int]
@@ -34,7 +37,8 @@ class CellPlan:
     tickets whose ``owner_id`` (users) or ``team_id`` (teams, descendants
     included) is in ``match_ids``, placed by ``event`` into the milestones whose
     starts are ``bounds[:-1]`` (``bounds[-1]`` is the end), counted when their
-    pipeline is in ``pipelines[j]`` (None means every pipeline).
+    pipeline is in ``pipelines[j]`` (None means every pipeline), timed under
+    ``policy`` (the goal's clock policy).
     """
 
     goal_id: str
@@ -45,6 +49,7 @@ class CellPlan:
     duration: bool
     bounds: tuple[int, ...]
     pipelines: tuple[frozenset[str] | None, ...]
+    policy: ClockPolicy = DEFAULT_POLICY
 
     def key(self, milestone_index: int) -> CellKey:
         """The :data:`CellKey` of one of this plan's milestones."""
@@ -84,18 +89,10 @@ def plan_cells(goals: Iterable[Goal], directory: Directory | None = None) -> tup
                     goal.kpi.unit is Unit.DURATION,
                     bounds,
                     pipelines,
+                    goal.clock_policy,
                 )
             )
     return tuple(plans)
-
-
-def as_of_limit(at: datetime | None) -> int | None:
-    """The first epoch microsecond after ``at``: events from it on have not happened.
-
-    None (every event known) for ``at=None``; a naive or non-datetime ``at``
-    raises `InvalidInput`.
-    """
-    return None if at is None else to_us(aware("at", at)) + 1
 
 
 class _Cells:
@@ -115,9 +112,12 @@ class _Cells:
         "counts",
         "duration",
         "end",
+        "first_close",
         "inner",
+        "policy",
         "start",
         "totals",
+        "wall",
     )
 
     def __init__(self, plan: CellPlan, limit: int | None) -> None:
@@ -129,6 +129,10 @@ class _Cells:
         self.end = plan.bounds[-1] if limit is None else min(plan.bounds[-1], limit)
         self.closed = plan.event is TicketEvent.CLOSED
         self.duration = plan.duration
+        self.policy = plan.policy
+        self.first_close = plan.policy.resolution is Resolution.FIRST_CLOSE
+        # Wall-clock durations are a subtraction; other policies call the clock.
+        self.wall = plan.policy.wall_clock
         uniform = len(set(plan.pipelines)) == 1
         self.allowed = plan.pipelines[0] if uniform else None
         self.by_milestone = None if uniform else plan.pipelines
@@ -181,8 +185,15 @@ def measure(
             closed = ticket.closed_us
             responded = ticket.first_response_us
             pipeline = ticket.pipeline
+            reopened = ticket.reopens_us  # empty for almost every ticket
             for cell in hits:
-                when = closed if cell.closed else responded
+                if not cell.closed:
+                    when = responded
+                elif reopened:
+                    resolution = Resolution.FIRST_CLOSE if cell.first_close else FINAL
+                    when = close_as_of(ticket, resolution, limit)
+                else:
+                    when = closed
                 if when is None or when < cell.start or when >= cell.end:
                     continue
                 allowed = cell.allowed
@@ -195,7 +206,10 @@ def measure(
                         continue
                 cell.counts[j] += 1
                 if cell.duration:
-                    cell.totals[j] += when - ticket.created_us
+                    if cell.wall:
+                        cell.totals[j] += when - ticket.created_us
+                    else:
+                        cell.totals[j] += working_us(ticket, cell.policy, when)
     except AttributeError:
         # Duck typing keeps the loop fast; report a non-ticket clearly, but let an
         # AttributeError raised inside the caller's own generator pass through.

@@ -22,6 +22,7 @@ import re
 import sqlite3
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import ExitStack
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, Protocol, TextIO, TypeAlias, runtime_checkable
@@ -31,12 +32,14 @@ from attrs import field, frozen
 from ._errors import DataSourceError, InvalidInput
 from ._validate import by_id, from_us, integer, text
 from .calendar import Period
+from .clock import as_of_limit
 from .goals import ContributorKind, Directory, Goal
-from .kpis import Measurement, Ticket
-from .measure import CellKey, CellPlan, as_of_limit, measure, plan_cells
+from .kpis import Measurement, Reopen, StatusInterval, Ticket
+from .measure import CellKey, CellPlan, measure, plan_cells
 
 __all__ = [
     "CSV_COLUMNS",
+    "HISTORY_COLUMNS",
     "MAX_LINE_LENGTH",
     "AggregateQuery",
     "AggregateRow",
@@ -68,6 +71,10 @@ _INSTANT_COLUMNS = frozenset({"created_at", "first_response_at", "closed_at"})
 MAX_LINE_LENGTH = 1_000_000
 #: How much of a bad value an error message shows.
 _SHOWN = 200
+#: The columns of a ticket history CSV file: one status interval
+#: (``kind`` "status") or one reopened close (``kind`` "reopen": ``start`` is the
+#: close, ``end`` the reopen) per row.
+HISTORY_COLUMNS = ("ticket_id", "kind", "status", "start", "end")
 
 
 # -- queries and protocols -------------------------------------------------------
@@ -163,9 +170,12 @@ class TicketQuery:
             return True
         start, end = window
         first, closed = ticket.first_response_us, ticket.closed_us
-        return (first is not None and start <= first < end) or (
+        if (first is not None and start <= first < end) or (
             closed is not None and start <= closed < end
-        )
+        ):
+            return True
+        # An earlier close counts under the first-close rule or as of an instant.
+        return any(start <= close < end for close, _ in ticket.reopens_us)
 
 
 @runtime_checkable
@@ -317,17 +327,31 @@ class CsvSource:
     is None.  A bad row raises :class:`BadRow` naming the file, line, column and
     value; with ``on_error="skip"`` it is skipped instead and recorded in
     :attr:`skipped` as ``(line, message)``, never dropped silently.
+
+    ``history`` is an optional second CSV file of ticket histories
+    (:data:`HISTORY_COLUMNS`); it is read whole at the start of each read, and a
+    history row of a ticket the file does not hold is a bad row.
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, on_error: OnError = "raise") -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        on_error: OnError = "raise",
+        history: str | os.PathLike[str] | None = None,
+    ) -> None:
         if on_error not in ("raise", "skip"):
             raise InvalidInput("on_error", on_error, "expected 'raise' or 'skip'")
         self.path = _path(path)
+        self.history = None if history is None else _path(history)
         self.on_error: OnError = on_error
         #: ``(line, message)`` of every row the latest read skipped.
         self.skipped: list[tuple[int, str]] = []
         with self._open() as handle:  # fail early on a missing file or a bad header
             self._columns(handle)
+        if self.history is not None:
+            with _open_csv(self.history) as handle:
+                _header(self.history, csv.reader(handle), HISTORY_COLUMNS)
 
     @property
     def skipped_count(self) -> int:
@@ -336,44 +360,107 @@ class CsvSource:
 
     @classmethod
     def write(
-        cls, path: str | os.PathLike[str], tickets: Iterable[Ticket], *, on_error: OnError = "raise"
+        cls,
+        path: str | os.PathLike[str],
+        tickets: Iterable[Ticket],
+        *,
+        on_error: OnError = "raise",
+        history: str | os.PathLike[str] | None = None,
     ) -> CsvSource:
         """Write ``tickets`` to a CSV file at ``path`` and open it.
 
-        The file is written beside ``path`` and renamed over it at the end, so a
-        failure leaves any old file as it was.
+        With ``history``, the tickets' histories go to that second file
+        (:data:`HISTORY_COLUMNS`).  Each file is written beside its path and
+        renamed over it at the end, so a failure leaves any old file as it was.
         """
         target = _path(path)
-        temporary = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+        paths = [target] if history is None else [target, _path(history)]
+        temporaries = [p.with_name(f".{p.name}.{uuid.uuid4().hex}.tmp") for p in paths]
         try:
-            with open(temporary, "x", encoding="utf-8", newline="") as handle:
-                writer = csv.writer(handle)
-                writer.writerow(CSV_COLUMNS)
+            with ExitStack() as stack:
+                handles = [
+                    stack.enter_context(open(t, "x", encoding="utf-8", newline=""))
+                    for t in temporaries
+                ]
+                writers = [csv.writer(h) for h in handles]
+                writers[0].writerow(CSV_COLUMNS)
+                if history is not None:
+                    writers[1].writerow(HISTORY_COLUMNS)
                 for i, t in enumerate(tickets):
                     if not isinstance(t, Ticket):
                         raise InvalidInput(f"tickets[{i}]", t, "expected a Ticket")
-                    writer.writerow(
-                        "" if v is None else v.isoformat() if isinstance(v, datetime) else v
-                        for v in (getattr(t, c) for c in CSV_COLUMNS)
-                    )
-            os.replace(temporary, target)
+                    if history is None and t.has_history:
+                        raise InvalidInput(
+                            f"tickets[{i}]", t.id, "has a history: give a history file to write it"
+                        )
+                    writers[0].writerow(_text(getattr(t, c)) for c in CSV_COLUMNS)
+                    if history is not None:
+                        writers[1].writerows(_history_rows(t))
+            for temporary, final in zip(temporaries, paths, strict=True):
+                os.replace(temporary, final)
         except OSError as exc:
-            temporary.unlink(missing_ok=True)
+            for temporary in temporaries:
+                temporary.unlink(missing_ok=True)
             raise DataSourceError(f"{target}: cannot write the file: {exc.strerror}") from None
         except BaseException:
-            temporary.unlink(missing_ok=True)
+            for temporary in temporaries:
+                temporary.unlink(missing_ok=True)
             raise
-        return cls(target, on_error=on_error)
+        return cls(target, on_error=on_error, history=history)
 
     def _open(self) -> TextIO:
-        # surrogateescape keeps undecodable bytes so the row that holds them is
-        # reported with its line; utf-8-sig accepts the BOM spreadsheets write.
+        return _open_csv(self.path)
+
+    def _histories(self) -> dict[str, tuple[list[StatusInterval], list[Reopen], int]]:
+        """Each ticket's status intervals, reopens and first history line."""
+        found: dict[str, tuple[list[StatusInterval], list[Reopen], int]] = {}
+        if self.history is None:
+            return found
+        source = str(self.history)
+        with _open_csv(self.history) as handle:
+            reader = csv.reader(handle)
+            width, where = _header(self.history, reader, HISTORY_COLUMNS)
+            for record in reader:
+                line = reader.line_num
+                if not record:
+                    continue
+                try:
+                    if len(record) != width:
+                        raise BadRow(
+                            source, f"line {line}", None, record, f"expected {width} fields"
+                        )
+                    ticket_id, item = _history_item(source, line, [record[i] for i in where])
+                except BadRow as error:
+                    if self.on_error == "raise":
+                        raise
+                    self.skipped.append((line, str(error)))
+                    continue
+                statuses, reopens, _ = found.setdefault(ticket_id, ([], [], line))
+                if isinstance(item, StatusInterval):
+                    statuses.append(item)
+                else:
+                    reopens.append(item)
+        return found
+
+    def _with_history(
+        self, ticket: Ticket, found: dict[str, tuple[list[StatusInterval], list[Reopen], int]]
+    ) -> Ticket:
+        statuses, reopens, line = found.pop(ticket.id)
         try:
-            return open(self.path, encoding="utf-8-sig", errors="surrogateescape", newline="")
-        except FileNotFoundError:
-            raise DataSourceError(f"{self.path}: no such file") from None
-        except OSError as exc:
-            raise DataSourceError(f"{self.path}: cannot read the file: {exc.strerror}") from None
+            return Ticket(
+                ticket.id,
+                ticket.created_at,
+                ticket.pipeline,
+                ticket.owner_id,
+                ticket.team_id,
+                ticket.first_response_at,
+                ticket.closed_at,
+                statuses,
+                reopens,
+            )
+        except InvalidInput as exc:
+            place = f"ticket {ticket.id!r} (line {line})"
+            raise BadRow(str(self.history), place, exc.field, exc.value, exc.reason) from None
 
     def _columns(self, handle: TextIO) -> tuple[Any, list[tuple[int, str]], int, list[int]]:
         """A reader past the header, its list of too-long lines, the header's width
@@ -414,6 +501,7 @@ class CsvSource:
         self.skipped = []
         skipped = self.skipped
         source = str(self.path)
+        histories = self._histories()
         with self._open() as handle:
             reader, too_long, width, where = self._columns(handle)
             line = reader.line_num
@@ -425,7 +513,7 @@ class CsvSource:
                     if too_long:
                         raise _line_too_long(source, too_long.pop())
                     if record is None:
-                        return
+                        break
                     if not record:  # a blank line holds no row
                         continue
                     if len(record) != width:
@@ -437,6 +525,8 @@ class CsvSource:
                             f"expected {width} fields like the header, found {len(record)}",
                         )
                     ticket = _csv_ticket(source, start, [record[i] for i in where])
+                    if ticket.id in histories:
+                        ticket = self._with_history(ticket, histories)
                 except csv.Error as exc:
                     line = reader.line_num
                     error = BadRow(source, f"line {start}", None, "row", f"malformed CSV: {exc}")
@@ -451,6 +541,67 @@ class CsvSource:
                     continue
                 if query is None or query.matches(ticket):
                     yield ticket
+        for ticket_id, (_, _, line) in histories.items():
+            unknown = BadRow(
+                str(self.history), f"line {line}", "ticket_id", ticket_id, "no such ticket"
+            )
+            if self.on_error == "raise":
+                raise unknown
+            skipped.append((line, str(unknown)))
+
+
+def _text(value: Any) -> Any:
+    return "" if value is None else value.isoformat() if isinstance(value, datetime) else value
+
+
+def _history_rows(ticket: Ticket) -> Iterator[tuple[Any, ...]]:
+    for s in ticket.statuses:
+        yield (ticket.id, "status", s.status, _text(s.start), _text(s.end))
+    for r in ticket.reopens:
+        yield (ticket.id, "reopen", "", _text(r.closed_at), _text(r.reopened_at))
+
+
+def _open_csv(path: Path) -> TextIO:
+    # surrogateescape keeps undecodable bytes so the row that holds them is
+    # reported with its line; utf-8-sig accepts the BOM spreadsheets write.
+    try:
+        return open(path, encoding="utf-8-sig", errors="surrogateescape", newline="")
+    except FileNotFoundError:
+        raise DataSourceError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise DataSourceError(f"{path}: cannot read the file: {exc.strerror}") from None
+
+
+def _header(path: Path, reader: Any, columns: Sequence[str]) -> tuple[int, list[int]]:
+    """The width of a history file's header and where each of ``columns`` is."""
+    header = next(reader, None)
+    names = [h.strip() for h in header or ()]
+    missing = [c for c in columns if c not in names]
+    if missing:
+        raise BadRow(
+            str(path), "line 1", missing[0], header, f"the header lacks {', '.join(missing)}"
+        )
+    return len(names), [names.index(c) for c in columns]
+
+
+def _history_item(source: str, line: int, values: list[str]) -> tuple[str, StatusInterval | Reopen]:
+    place = f"line {line}"
+    ticket_id, kind, status, start, end = values
+    if not ticket_id:
+        raise BadRow(source, place, "ticket_id", ticket_id, "expected a ticket id")
+    begin = _csv_instant(source, place, "start", start)
+    until = _csv_instant(source, place, "end", end)
+    try:
+        if kind == "status":
+            return ticket_id, StatusInterval(status, begin, until)  # type: ignore[arg-type]
+        if kind == "reopen":
+            if until is None:
+                raise InvalidInput("end", end, "a reopen row needs the reopen instant")
+            return ticket_id, Reopen(begin, until)  # type: ignore[arg-type]
+    except InvalidInput as exc:
+        column = {"closed_at": "start", "reopened_at": "end"}.get(exc.field, exc.field)
+        raise BadRow(source, place, column, exc.value, exc.reason) from None
+    raise BadRow(source, place, "kind", kind, "expected 'status' or 'reopen'")
 
 
 def _capped_lines(handle: TextIO, too_long: list[tuple[int, str]]) -> Iterator[str]:
@@ -584,6 +735,9 @@ class PushDownPlan:
     ) -> None:
         limit = as_of_limit(at)
         self._plans = plan_cells(goals, directory)
+        #: True when a goal's clock is not wall-clock time: SQL cannot time
+        #: its tickets, so the source measures them by streaming instead.
+        self.streams = any(not plan.policy.calendar for plan in self._plans)
         # key: (column, event, bounds, varies, the one pipeline set when it does not)
         groups: dict[tuple[Any, ...], list[int]] = {}
         for p, plan in enumerate(self._plans):
@@ -899,7 +1053,11 @@ class SqliteSource:
         at: datetime | None = None,
     ) -> dict[CellKey, Measurement]:
         """What :func:`servicegoals.measure` returns, aggregated in the database."""
+        goals = tuple(goals)
         plan = PushDownPlan(goals, directory, at=at)
+        if plan.streams:
+            wanted = self.tickets(TicketQuery.for_goals(goals, directory))
+            return measure(goals, wanted, directory=directory, at=at)
         connection = self._connect()
         try:
             for index, query in enumerate(plan.queries):
