@@ -26,6 +26,7 @@ from servicegoals import (
     Goal,
     InvalidInput,
     Measurement,
+    Reopen,
     Ticket,
     TicketQuery,
     User,
@@ -195,3 +196,19 @@ def test_parquet_sources_are_read_only(tmp_path: Path) -> None:
     assert list(source.tickets()) == []
     with pytest.raises(DataSourceError, match="read-only"):
         source.add_tickets([])
+
+
+def test_a_ticket_with_history_is_refused_not_dropped(tmp_path: Path) -> None:
+    source = DuckDbSource.create(tmp_path / "tickets.duckdb")
+    opened = datetime(2026, 3, 2, 9, tzinfo=UTC)
+    reopened = Ticket(
+        "t1",
+        opened,
+        "support",
+        owner_id="ada",
+        closed_at=opened + timedelta(days=3),
+        reopens=[Reopen(opened + timedelta(days=1), opened + timedelta(days=2))],
+    )
+    with raises(InvalidInput, "tickets[0]", "t1"):
+        source.add_tickets([reopened])
+    assert list(source.tickets()) == []

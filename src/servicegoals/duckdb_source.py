@@ -17,10 +17,9 @@ from typing import Any
 import duckdb
 
 from ._errors import DataSourceError, InvalidInput
-from ._validate import aware, to_us
 from .goals import Directory, Goal
 from .kpis import Measurement, Ticket
-from .measure import CellKey
+from .measure import CellKey, measure
 from .sources import (
     CSV_COLUMNS,
     AggregateQuery,
@@ -59,23 +58,22 @@ def _bucket(event: str, bound: str, first: int, last: int) -> str:
     )
 
 
-def _aggregate_sql(
-    index: int, query: AggregateQuery, at_us: int | None
-) -> tuple[str, dict[str, Any]]:
+def _aggregate_sql(index: int, query: AggregateQuery) -> tuple[str, dict[str, Any]]:
     """Aggregate query ``index`` as DuckDB SQL, its parameters named ``q<index>_...``.
 
     Column names come from ``CSV_COLUMNS`` only; every value is a bound parameter.
-    ``at_us`` keeps events at or before that instant (None: every event).  The
-    first column is ``index``, so that one statement can run every query.
+    ``query.end`` keeps events before the span's end and, measuring as of an
+    instant, at or before it.  The first column is ``index``, so that one
+    statement can run every query.
     """
     key, event, n = query.column, query.event, query.milestones
     q = f"q{index}_"
     params: dict[str, Any] = {f"{q}ids": list(query.match_ids)}
     params.update((f"{q}b{j}", b) for j, b in enumerate(query.bounds))
     where = [f"{key} {_IN.format(q + 'ids')}", f"{event} >= ${q}b0", f"{event} < ${q}b{n}"]
-    if at_us is not None:
-        where.append(f"{event} <= ${q}at")
-        params[f"{q}at"] = at_us
+    if query.end != query.bounds[-1]:  # as of an instant before the span's end
+        where.append(f"{event} < ${q}end")
+        params[f"{q}end"] = query.end
     if query.pipelines is not None:
         where.append(f"pipeline {_IN.format(q + 'pipelines')}")
         params[f"{q}pipelines"] = list(query.pipelines)
@@ -216,6 +214,10 @@ class DuckDbSource:
         for i, ticket in enumerate(tickets):
             if not isinstance(ticket, Ticket):
                 raise InvalidInput(f"tickets[{i}]", ticket, "expected a Ticket")
+            if ticket.has_history:  # no history table here: refuse rather than drop it
+                raise InvalidInput(
+                    f"tickets[{i}]", ticket.id, "has a history, which a DuckDB source cannot store"
+                )
             rows.append(ticket_row(ticket))
         connection = self._connect(write=True)
         try:
@@ -265,12 +267,15 @@ class DuckDbSource:
         ticket closed after ``at`` is still open then, and a first response after
         ``at`` has not happened yet.
         """
-        at_us = None if at is None else to_us(aware("at", at))
-        plan = PushDownPlan(goals, directory)
+        goals = tuple(goals)
+        plan = PushDownPlan(goals, directory, at=at)
+        if plan.streams:  # a working-time clock: time the tickets in Python
+            wanted = self.tickets(TicketQuery.for_goals(goals, directory))
+            return measure(goals, wanted, directory=directory, at=at)
         if not plan.queries:
             return plan.result()
         # One statement for every query: DuckDB plans once and runs the parts in parallel.
-        parts = [_aggregate_sql(i, q, at_us) for i, q in enumerate(plan.queries)]
+        parts = [_aggregate_sql(i, q) for i, q in enumerate(plan.queries)]
         params = {k: v for _, p in parts for k, v in p.items()}
         by_query: list[list[Sequence[Any]]] = [[] for _ in plan.queries]
         connection = self._connect()
