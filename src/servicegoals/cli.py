@@ -138,6 +138,7 @@ class _Progress:
         self.enabled = enabled and sys.stderr.isatty()
         self.total = total
         self.after = after
+        self.exact = False  # a total given by `update` is exact; a constructor's, an estimate
         self.count = 0
         self._bar: Any = None
         self._task: Any = None
@@ -156,7 +157,7 @@ class _Progress:
     def update(self, done: int, total: int) -> None:
         """``done`` of ``total`` items are done."""
         if self.enabled:
-            self.count, self.total = done, total
+            self.count, self.total, self.exact = done, total, True
             self._show()
 
     def _show(self) -> None:
@@ -167,7 +168,8 @@ class _Progress:
         if self._bar is not None:
             self._bar.update(self._task, completed=self.count)
         else:
-            of = f" of about {self.total:,}" if self.total else ""
+            about = "" if self.exact else "about "
+            of = f" of {about}{self.total:,}" if self.total else ""
             sys.stderr.write(f"\r{self.label}: {self.count:,}{of}")
             sys.stderr.flush()
 

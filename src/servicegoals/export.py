@@ -4,9 +4,9 @@
 [GoalReport][servicegoals.GoalReport] into dicts of plain values (numbers,
 strings, booleans, None): durations in seconds (a float) and as ISO-8601 text,
 the percent, the status's name, and the exact fields beside them (ticket count,
-total microseconds, attainment as ``"n/d"``).  The command's JSON, CSV and
-table output are built from the same rows; ``docs/cli.md`` documents every
-field.
+total microseconds, attainment as ``"n/d"``), then each row's forecast and pace
+(`servicegoals.forecast`).  The command's JSON, CSV and table output are built
+from the same rows; ``docs/cli.md`` documents every field.
 
 They are functions rather than methods of the report: a report holds numbers
 only, while its rows' meaning (tickets or durations, milestone labels, people's
