@@ -207,7 +207,7 @@ def test_demo_refuses_to_replace_a_file_that_is_not_a_demo(tmp_path: Path) -> No
 
 def test_evaluate_json_fields_and_exact_values() -> None:
     data = evaluate_json()
-    assert data["version"] == 2
+    assert data["version"] == 3
     assert data["calculated_at"] == AS_OF
     assert [g["id"] for g in data["goals"]] == ["closed", "response"]
     for goal in data["goals"]:
@@ -236,6 +236,20 @@ def test_evaluate_json_fields_and_exact_values() -> None:
     assert whole["percent"] == pytest.approx(200 / 3)
     total = by_key[("total", None, "2026-04")]
     assert (total["target"], total["value"], total["status"]) == (5, 4, "missed")
+    # Forecasts: 14.5 of May's 31 days (Oslo) have elapsed at 12:00 on the 15th.
+    assert (may["forecast_method"], may["forecast_exact"]) == ("elapsed_share", "186/29")
+    assert (may["forecast_attainment"], may["forecast_percent_text"]) == ("93/29", "320%")
+    assert may["forecast"] == pytest.approx(186 / 29)
+    assert (may["today_target_exact"], may["pace_gap_exact"]) == ("29/31", "64/31")
+    assert (may["at_risk"], may["no_forecast_reason"]) == (False, None)
+    ada_may = by_key[("cell", "ada", "2026-05")]
+    assert (ada_may["forecast_attainment"], ada_may["at_risk"]) == ("62/87", True)
+    assert (april["forecast"], april["no_forecast_reason"], april["today_target"]) == (
+        None,
+        "final",
+        None,
+    )
+    assert whole["no_forecast_reason"] == "whole_goal"
     (response,) = cells(data, "response")
     assert response["contributor_kind"] == "team"
     assert response["tickets"] == 9
@@ -249,6 +263,11 @@ def test_evaluate_json_fields_and_exact_values() -> None:
     assert response["percent"] == pytest.approx(7200 / 41)
     assert response["percent_text"] == "175%"  # rounded down, like the table
     assert response["infinite"] is False
+    assert (response["forecast_method"], response["forecast_exact"]) == (
+        "current_value",
+        "8200000000",
+    )
+    assert (response["today_target_iso"], response["pace_gap_iso"]) == ("PT4H", "PT1H43M20S")
 
 
 def test_evaluate_csv_has_the_documented_header_and_one_line_per_row() -> None:
@@ -270,7 +289,11 @@ def test_evaluate_table_shows_rows_totals_and_whole_goals() -> None:
     assert "Close tickets every month [closed]" in out
     assert re.search(r"alan\s+2026-04\s+2\s+1\s+50%\s+Missed", out)
     assert re.search(r"support \(team\)\s+2026-04-01\.\.2026-05-31\s+4h 00m\s+2h 16m\s+175%", out)
-    assert re.search(r"All contributors\s+2026-05\s+5\s+4\s+80%\s+In progress", out)
+    assert re.search(r"All contributors\s+2026-05\s+5\s+4\s+80%\s+In progress\s+8\.6 \(171%\)", out)
+    assert re.search(
+        r"ada\s+2026-05\s+3\s+1\s+33%\s+In progress\s+2\.1 \(71%\) at risk\s+1\.4 \(-0\.4\)", out
+    )
+    assert re.search(r"2h 16m \(175%\)\s+4h 00m \(\+1h 43m\)", out)
     assert "Whole goal" in out
     assert not any(line != line.rstrip() for line in out.splitlines())
 
@@ -613,6 +636,24 @@ def test_init_of_a_big_csv_shows_progress_on_a_terminal_only(big_csv: Path, tmp_
     assert "reading tickets" in _stderr_on_a_terminal(*args, "--db", tmp_path / "a.sqlite")
     quiet = _stderr_on_a_terminal(*args, "--db", tmp_path / "b.sqlite", "--quiet")
     assert "reading tickets" not in quiet
+
+
+def test_refresh_shows_its_goals_progress_on_a_terminal_only(
+    workspace: tuple[Path, str], tmp_path: Path
+) -> None:
+    db = tmp_path / "copy.sqlite"
+    shutil.copyfile(workspace[0], db)
+    args = ("refresh", "--db", db, "--force")
+    drawn = _stderr_on_a_terminal(*args, "--as-of", "2026-11-25T12:00:00Z")
+    assert "refreshing goals" in drawn
+    assert "5/5" in drawn  # the demo's five goals
+    assert "refreshing goals" not in _stderr_on_a_terminal(
+        *args, "--as-of", "2026-11-26T12:00:00Z", "--quiet"
+    )
+    piped = run(*args, "--as-of", "2026-11-27T12:00:00Z")  # stderr is a pipe here
+    assert piped.returncode == 0
+    assert piped.stderr == ""
+    assert piped.stdout.startswith("refreshed 5 goal(s) at 2026-11-27T12:00:00+00:00")
 
 
 def test_evaluate_of_a_big_csv_matches_the_workspace(

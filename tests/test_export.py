@@ -10,6 +10,7 @@ import json
 from datetime import UTC, date, datetime, timedelta
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -24,6 +25,7 @@ from servicegoals import (
     User,
     date_range,
     evaluate,
+    forecast,
     measure,
     report_data,
     report_records,
@@ -187,3 +189,84 @@ def test_json_safe_keeps_the_data_and_escapes_what_json_leaves_raw() -> None:
     for raw in ("\x1b", "\x9b", "\u202e"):
         assert raw not in text
     assert json.loads(text) == data
+
+
+# -- forecasts -----------------------------------------------------------------------
+
+
+class _NoWorkingTime:
+    def working_us(self, start_us: int, end_us: int) -> int:
+        return 0
+
+
+def _closed_report() -> tuple[Goal, GoalReport]:
+    goals = load_goals(EXAMPLES / "goals.toml")
+    measured = measure(goals, CsvSource(EXAMPLES / "tickets.csv").tickets())
+    return goals[0], evaluate(goals[0], measured, at=AT)
+
+
+def _row(records: list[dict[str, Any]], kind: str, who: str | None, label: str) -> dict[str, Any]:
+    return next(
+        r for r in records if (r["kind"], r["contributor_id"], r["milestone"]) == (kind, who, label)
+    )
+
+
+def test_records_carry_the_forecast_computed_or_given() -> None:
+    goal, report = _closed_report()
+    computed = report_records(goal, report)
+    assert computed == report_records(goal, report, projected=forecast(goal, report))
+    may = _row(computed, "cell", "alan", "2026-05")
+    # 14.5 of May's 31 days (Oslo): 3 tickets project to 186/29 of a target of 2.
+    assert (may["forecast_method"], may["forecast"], may["forecast_exact"]) == (
+        "elapsed_share",
+        pytest.approx(186 / 29),
+        "186/29",
+    )
+    assert (may["forecast_percent_text"], may["at_risk"]) == ("320%", False)
+    total = _row(computed, "total", None, "2026-05")
+    assert (total["forecast_exact"], total["today_target_exact"]) == ("248/29", "145/62")
+    on_no_time = report_records(
+        goal, report, projected=forecast(goal, report, clock=_NoWorkingTime())
+    )
+    may = _row(on_no_time, "cell", "alan", "2026-05")
+    assert (may["forecast"], may["today_target"], may["no_forecast_reason"]) == (
+        None,
+        None,
+        "nothing_elapsed",
+    )
+    assert (may["forecast_percent_text"], may["at_risk"]) == ("–", False)
+
+
+def test_a_duration_forecast_is_seconds_iso_text_and_exact() -> None:
+    goal, report = _response_report()
+    record = _row(report_records(goal, report), "cell", "alan", "2026-05")
+    assert record["no_forecast_reason"] == "no_tickets"  # alan answered nothing in May
+    assert (record["today_target"], record["today_target_iso"]) == (7200.0, "PT2H")
+    april = _row(report_records(goal, report), "cell", "ada", "2026-04")
+    assert (april["no_forecast_reason"], april["pace_gap"]) == ("final", None)
+
+
+def test_a_forecast_of_another_report_is_refused() -> None:
+    goal, report = _closed_report()
+    earlier = evaluate(goal, {}, at=AT - timedelta(days=1))
+    with pytest.raises(InvalidInput) as caught:
+        report_records(goal, report, projected=forecast(goal, earlier))
+    assert caught.value.field == "forecast"
+
+
+def test_a_report_of_changed_milestones_is_shown_without_forecasts() -> None:
+    goal, report = _closed_report()
+    longer = Goal.create(
+        id=goal.id,
+        name=goal.name,
+        kpi=goal.kpi,
+        cadence=goal.cadence,
+        span=date_range(date(2026, 4, 1), date(2026, 7, 31), ACCOUNT),
+        settings=ACCOUNT,
+        contributors=goal.contributors,
+        targets={c.id: 2 for c in goal.contributors},
+        created_at=AT,
+    )
+    records = report_records(longer, report)
+    assert len(records) == 11
+    assert all(r["forecast_method"] is None and r["at_risk"] is None for r in records)

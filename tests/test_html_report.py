@@ -8,6 +8,7 @@ package (``python3 dev.py test`` installs it); without it these tests fail.
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import shutil
@@ -146,10 +147,30 @@ def test_the_documented_commands_make_a_page_that_renders(
         assert "2026-04: 4 against a target of 5, 80%, Missed" in description
         assert charts.nth(0).locator("rect").count() == 3
         assert page.locator("caption").count() == 2
+        # Forecast and pace (docs/forecasts.md): May is half over at the refresh.
+        headings = closed.locator("thead th").all_inner_texts()
+        assert headings[-2:] == ["Forecast", "Pace"]
+        ada_may = closed.locator("tbody tr").nth(1)
+        forecast = ada_may.locator("td.forecast")
+        assert forecast.inner_text() == "2.1 (71%) at risk"
+        assert "at-risk" in (forecast.get_attribute("class") or "")
+        assert ada_may.locator("td.pace").inner_text() == "1.4 (-0.4)"
+        red = missed.evaluate("e => getComputedStyle(e).backgroundColor")
+        assert forecast.evaluate("e => getComputedStyle(e).color") == red
+        assert closed.locator("tbody tr").first.locator("td.forecast").inner_text() == "–"
+        may_total = closed.locator("tbody.totals tr").nth(1)
+        assert may_total.locator("td.forecast").inner_text() == "8.6 (171%)"
+        assert response.locator("td.forecast").first.inner_text() == "2h 16m (175%)"
+        # The chart marks the forecast of the milestone in progress, and says it.
+        assert charts.nth(0).locator("path.forecast").count() == 1
+        assert "2026-05: 4 against a target of 5, 80%, In progress; forecast 9" in description
         # Self-contained: the file itself is the only request; nothing went wrong.
         assert visit.requests == [visit.url]
         assert visit.errors == []
-        shot = page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
+        # SERVICEGOALS_SCREENSHOT=1 refreshes the screenshot of docs/reports.md.
+        keep = os.environ.get("SERVICEGOALS_SCREENSHOT") == "1"
+        shot_path = ROOT / "docs" / "images" / "report.png" if keep else tmp_path / "report.png"
+        shot = page.screenshot(path=str(shot_path), full_page=True)
         assert shot.startswith(b"\x89PNG")
         assert len(shot) > 10_000
     finally:

@@ -38,6 +38,7 @@ from servicegoals.sources import InMemorySource, SqliteSource, TicketQuery
 from servicegoals.stores import InMemoryStore, OutboxState, SqliteStore, Store
 from servicegoals.testing import CapturingNotifier, ManualClock
 from servicegoals.tracker import DeliverySummary, Tracker
+from servicegoals.worktime import CALENDAR, WorkingClock
 
 ACCOUNT = AccountSettings()
 SPAN = date_range(date(2026, 1, 1), date(2026, 3, 31), ACCOUNT)  # Jan, Feb, Mar
@@ -552,3 +553,57 @@ def test_a_huge_error_text_is_stored_shortened(store: Store) -> None:
     assert entry.last_error is not None
     assert len(entry.last_error) == 1_000
     assert entry.last_error.endswith("... [shortened from 5,000,015 characters]")
+
+
+# -- working time and progress ------------------------------------------------------
+
+
+class NoWorkingTime:
+    """A schedule without working hours: no milestone ever has elapsed working time."""
+
+    def working_us(self, start_us: int, end_us: int) -> int:
+        return 0
+
+
+@pytest.mark.parametrize(("clock", "expected"), [(CALENDAR, ["at_risk"]), (NoWorkingTime(), [])])
+def test_the_tracker_plans_at_risk_on_its_clock(clock: WorkingClock, expected: list[str]) -> None:
+    d = people(1)
+    alert = goal(d).with_notifications(NotificationSettings(on_at_risk=True))
+    t = tracker(InMemoryStore(), d, clock=clock)
+    t.store.save_goal(alert)
+    assert t.refresh(at(2, 1), force=True).planned == ()  # too early in February to tell
+    later = t.refresh(at(2, 20), force=True)  # no ticket in 19.5 of 28 days
+    assert [n.event.value for n in later.planned] == expected
+
+
+def test_on_goal_is_called_after_each_goal_is_evaluated(store: Store) -> None:
+    d = people()
+    calls: list[tuple[int, int]] = []
+    t = tracker(store, d, january(d), on_goal=lambda done, total: calls.append((done, total)))
+    for goal_id in ("g1", "g2", "g3"):
+        store.save_goal(goal(d, goal_id))
+    t.refresh(at(1, 20))
+    assert calls == [(1, 3), (2, 3), (3, 3)]
+    t.refresh(at(1, 21, 6))  # not due: nothing is evaluated
+    assert calls == [(1, 3), (2, 3), (3, 3)]
+
+
+def test_a_failing_on_goal_stores_nothing(store: Store) -> None:
+    d = people()
+
+    def broken(done: int, total: int) -> None:
+        raise RuntimeError("the progress bar broke")
+
+    t = tracker(store, d, january(d), on_goal=broken)
+    store.save_goal(goal(d))
+    with pytest.raises(RuntimeError):
+        t.refresh(at(1, 20))
+    assert store.last_refresh() is None
+    assert store.report("g1", as_of=at(1, 20)) is None
+
+
+@pytest.mark.parametrize(("name", "value"), [("clock", "calendar"), ("on_goal", 42)])
+def test_clock_and_on_goal_are_checked(name: str, value: Any) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        tracker(InMemoryStore(), people(), **{name: value})
+    assert caught.value.field == name

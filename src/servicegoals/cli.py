@@ -123,16 +123,22 @@ def _default(value: T | None, fallback: Callable[[], T]) -> T:
 
 
 class _Progress:
-    """Counts items streaming by; past ``PROGRESS_AFTER`` it shows a bar on stderr.
+    """Counts items streaming by; past ``after`` of them it shows a bar on stderr.
 
     Shown only when stderr is a terminal and ``--quiet`` was not given; drawn
-    with rich when it is installed, else as a plain counter line.
+    with rich when it is installed, else as a plain counter line.  `wrap`
+    counts an iterable (redrawn every thousand items); `update` is for work
+    that reports its own progress, such as the tracker's ``on_goal``.
     """
 
-    def __init__(self, label: str, *, enabled: bool, total: int | None = None) -> None:
+    def __init__(
+        self, label: str, *, enabled: bool, total: int | None = None, after: int = PROGRESS_AFTER
+    ) -> None:
         self.label = label
         self.enabled = enabled and sys.stderr.isatty()
         self.total = total
+        self.after = after
+        self.exact = False  # a total given by `update` is exact; a constructor's, an estimate
         self.count = 0
         self._bar: Any = None
         self._task: Any = None
@@ -148,15 +154,22 @@ class _Progress:
                 self._show()
             yield item
 
+    def update(self, done: int, total: int) -> None:
+        """``done`` of ``total`` items are done."""
+        if self.enabled:
+            self.count, self.total, self.exact = done, total, True
+            self._show()
+
     def _show(self) -> None:
-        if self.count < PROGRESS_AFTER:
+        if self.count < self.after:
             return
         if self._bar is None and not self._plain:
             self._start()
         if self._bar is not None:
             self._bar.update(self._task, completed=self.count)
         else:
-            of = f" of about {self.total:,}" if self.total else ""
+            about = "" if self.exact else "about "
+            of = f" of {about}{self.total:,}" if self.total else ""
             sys.stderr.write(f"\r{self.label}: {self.count:,}{of}")
             sys.stderr.flush()
 
@@ -276,11 +289,14 @@ def _goal_filter(args: argparse.Namespace, settings: AccountSettings | None) -> 
 # == commands ======================================================================
 
 
-def _tracker(stack: ExitStack, workspace: Workspace) -> Tracker:
+def _tracker(
+    stack: ExitStack, workspace: Workspace, on_goal: Callable[[int, int], None] | None = None
+) -> Tracker:
     store = stack.enter_context(SqliteStore(workspace.path))
     store.require_writable()  # a refresh writes: say so before the source fails to open
     notifier = LoggingNotifier(channel="log")
-    return Tracker(store, SqliteSource(workspace.path), [notifier], workspace.directory)
+    source = SqliteSource(workspace.path)
+    return Tracker(store, source, [notifier], workspace.directory, on_goal=on_goal)
 
 
 def _people(directory: Directory) -> Directory | None:
@@ -494,7 +510,11 @@ def _cmd_refresh(args: argparse.Namespace) -> int:
     workspace = read_workspace(Path(args.db))
     at = _default(args.as_of, _now)
     with ExitStack() as stack:
-        tracker = _tracker(stack, workspace)
+        # Every refresh shows its goals' progress on a terminal, however few there are.
+        progress = stack.enter_context(
+            _Progress("refreshing goals", enabled=not args.quiet, after=1)
+        )
+        tracker = _tracker(stack, workspace, on_goal=progress.update)
         summary = tracker.refresh(at, force=args.force)
     print(_summary_text(summary))
     return 0
@@ -672,6 +692,7 @@ def build_parser() -> argparse.ArgumentParser:
     refresh.add_argument(
         "--force", action="store_true", help="refresh even if the interval has not passed"
     )
+    _quiet(refresh)
     refresh.set_defaults(run=_cmd_refresh)
 
     goals = commands.add_parser("goals", help="list a workspace's goals")

@@ -4,9 +4,9 @@
 [GoalReport][servicegoals.GoalReport] into dicts of plain values (numbers,
 strings, booleans, None): durations in seconds (a float) and as ISO-8601 text,
 the percent, the status's name, and the exact fields beside them (ticket count,
-total microseconds, attainment as ``"n/d"``).  The command's JSON, CSV and
-table output are built from the same rows; ``docs/cli.md`` documents every
-field.
+total microseconds, attainment as ``"n/d"``), then each row's forecast and pace
+(`servicegoals.forecast`).  The command's JSON, CSV and table output are built
+from the same rows; ``docs/cli.md`` documents every field.
 
 They are functions rather than methods of the report: a report holds numbers
 only, while its rows' meaning (tickets or durations, milestone labels, people's
@@ -24,12 +24,14 @@ from datetime import datetime, timedelta
 from fractions import Fraction
 from typing import IO, Any, Literal
 
+import attrs
 from attrs import frozen
 
 from ._convert import format_duration
 from ._errors import InvalidInput
 from ._text import json_safe, printable
 from .calendar import Period
+from .forecast import GoalForecast, RowForecast, forecast, forecast_text, pace_text
 from .goals import ContributorKind, Directory, Goal, Team, User
 from .kpis import Unit
 from .status import GoalReport, Progress, Status
@@ -41,8 +43,9 @@ __all__ = [
     "report_records",
 ]
 
-#: The ``version`` of the JSON document; 2 added numbers beside the exact strings.
-JSON_VERSION = 2
+#: The ``version`` of the JSON document; 2 added numbers beside the exact strings,
+#: 3 the forecast and pace fields.
+JSON_VERSION = 3
 
 #: A cell (one contributor, one milestone), a contributor's whole goal, a milestone's total.
 RowKind = Literal["cell", "goal", "total"]
@@ -73,7 +76,24 @@ _ROW_FIELDS = (
     "status_text",
     "frozen",
     "calculated_at",
+    "forecast_method",
+    "forecast",
+    "forecast_iso",
+    "forecast_exact",
+    "forecast_attainment",
+    "forecast_percent",
+    "forecast_percent_text",
+    "forecast_infinite",
+    "at_risk",
+    "today_target",
+    "today_target_iso",
+    "today_target_exact",
+    "pace_gap",
+    "pace_gap_iso",
+    "pace_gap_exact",
+    "no_forecast_reason",
 )
+_FORECAST_FIELDS = _ROW_FIELDS[_ROW_FIELDS.index("forecast_method") :]
 #: The keys of a record, in order: the CSV header.
 RECORD_FIELDS = (*_GOAL_COLUMNS, *_ROW_FIELDS)
 
@@ -101,16 +121,51 @@ class Line:
     label: str | None  # the milestone's label (None for a whole-goal row)
     previous: Progress | None = None  # the row of the milestone before (listings only)
     previous_label: str | None = None
+    forecast: RowForecast | None = None  # None: the report is not of the goal's milestones
+
+
+def report_forecast(
+    goal: Goal, report: GoalReport, given: GoalForecast | None = None
+) -> GoalForecast | None:
+    """``given`` (checked), else the report's forecast on the calendar clock.
+
+    None when the goal's milestones have changed since the report was stored:
+    its rows can still be shown, but not projected onto milestones that no
+    longer exist.
+    """
+    if given is not None:
+        if not isinstance(given, GoalForecast):
+            raise InvalidInput("forecast", given, "expected a GoalForecast")
+        if (given.goal_id, given.calculated_at) != (report.goal_id, report.calculated_at):
+            raise InvalidInput("forecast", given.goal_id, "not a forecast of this report")
+        return given
+    if report.milestones != goal.milestones:
+        return None
+    return forecast(goal, report)
 
 
 def report_lines(
-    goal: Goal, report: GoalReport, keep: Callable[[Progress], bool] | None = None
+    goal: Goal,
+    report: GoalReport,
+    keep: Callable[[Progress], bool] | None = None,
+    *,
+    projected: GoalForecast | None = None,
 ) -> list[Line]:
     """A report's rows in display order: each contributor's cells and whole goal, then totals.
 
-    ``keep`` selects cell rows (and the whole-goal and total rows that go with them).
+    ``keep`` selects cell rows (and the whole-goal and total rows that go with
+    them); ``projected`` is the report's forecast (by default computed on the
+    calendar clock).
     """
     _check(goal, report)
+    lines = _ordered(goal, report, keep)
+    plan = report_forecast(goal, report, projected)
+    if plan is None:
+        return lines
+    return [attrs.evolve(line, forecast=plan.of(line.progress)) for line in lines]
+
+
+def _ordered(goal: Goal, report: GoalReport, keep: Callable[[Progress], bool] | None) -> list[Line]:
     lines: list[Line] = []
     milestones = report.milestones
     used: set[int] = set()
@@ -203,6 +258,26 @@ def line_data(line: Line, directory: Directory | None) -> dict[str, Any]:
         "status_text": status_text(p),
         "frozen": None if p.frozen is None else p.frozen.value,
         "calculated_at": p.calculated_at.isoformat(),
+        **forecast_data(line.goal, line.forecast),
+    }
+
+
+def forecast_data(goal: Goal, row: RowForecast | None) -> dict[str, Any]:
+    """A row's forecast and pace as plain data (the ``forecast_*`` ... fields of a record)."""
+    if row is None:
+        return dict.fromkeys(_FORECAST_FIELDS)
+    percent = row.percent
+    return {
+        "forecast_method": None if row.method is None else row.method.value,
+        **_amount(goal, "forecast", row.value),
+        "forecast_attainment": _exact(row.attainment),
+        "forecast_percent": None if percent is None else float(percent),
+        "forecast_percent_text": row.percent_text,
+        "forecast_infinite": row.infinite,
+        "at_risk": row.at_risk,
+        **_amount(goal, "today_target", row.today_target),
+        **_amount(goal, "pace_gap", row.pace_gap),
+        "no_forecast_reason": None if row.reason is None else row.reason.value,
     }
 
 
@@ -233,26 +308,40 @@ def _goal_columns(goal: Goal) -> dict[str, Any]:
 
 
 def report_records(
-    goal: Goal, report: GoalReport, *, directory: Directory | None = None
+    goal: Goal,
+    report: GoalReport,
+    *,
+    directory: Directory | None = None,
+    projected: GoalForecast | None = None,
 ) -> list[dict[str, Any]]:
     """A report's rows as flat dicts of plain values, keys in `RECORD_FIELDS` order.
 
     Rows come in display order: each contributor's cells and whole goal, then
     each milestone's total.  ``directory`` supplies the contributors' names.
-    Ready for ``csv.DictWriter``, ``json.dumps`` or ``pandas.DataFrame``.
+    ``projected`` is the report's forecast, `forecast(goal, report)` unless
+    given (pass one to forecast on working time).  Ready for
+    ``csv.DictWriter``, ``json.dumps`` or ``pandas.DataFrame``.
+
+    Raises:
+        InvalidInput: ``report`` or ``projected`` is not of ``goal``.
     """
     head = _goal_columns(goal) if isinstance(goal, Goal) else {}
-    return [{**head, **line_data(line, directory)} for line in report_lines(goal, report)]
+    lines = report_lines(goal, report, projected=projected)
+    return [{**head, **line_data(line, directory)} for line in lines]
 
 
 def report_data(
-    goal: Goal, report: GoalReport, *, directory: Directory | None = None
+    goal: Goal,
+    report: GoalReport,
+    *,
+    directory: Directory | None = None,
+    projected: GoalForecast | None = None,
 ) -> dict[str, Any]:
     """A goal and its report as one JSON-ready dict: the goal's fields and its ``rows``.
 
     The same shape as one item of the command's ``--format json`` ``goals`` list.
     """
-    lines = report_lines(goal, report)
+    lines = report_lines(goal, report, projected=projected)
     return {**goal_data(goal), "rows": [line_data(line, directory) for line in lines]}
 
 
@@ -362,7 +451,16 @@ def write_csv(out: Output, stream: IO[str]) -> None:
             writer.writerow(_csv_cell(row[k]) for k in RECORD_FIELDS)
 
 
-_TABLE_COLUMNS = ("Contributor", "Milestone", "Target", "Value", "Progress", "Status")
+_TABLE_COLUMNS = (
+    "Contributor",
+    "Milestone",
+    "Target",
+    "Value",
+    "Progress",
+    "Status",
+    "Forecast",
+    "Pace",
+)
 _PREVIOUS = "Previous milestone"
 _RIGHT = frozenset({"Target", "Value", "Progress"})
 _STATUS_STYLE = {
@@ -400,8 +498,25 @@ def _table_cells(line: Line, directory: Directory | None) -> tuple[str, ...]:
         amount_text(line.goal, p.value),
         p.percent_text,
         status_text(p),
+        *forecast_cells(line),
         _previous_text(line),
     )
+
+
+def forecast_cells(line: Line) -> tuple[str, str]:
+    """The "Forecast" and "Pace" cells of a row: ``"36 (120%) at risk"``, ``"10 (-4)"``, "–"."""
+    row = line.forecast
+    if row is None:
+        return "–", "–"
+    unit = line.goal.kpi.unit
+    # A projected count or today's share of a target is rarely whole: tenths show it.
+    amount = duration_text if unit is Unit.DURATION else _tenths
+    return forecast_text(row, unit, amount=amount), pace_text(row, unit, amount=amount)
+
+
+def _tenths(value: Fraction) -> str:
+    """A count to a tenth: ``"36"``, ``"1.4"``."""
+    return f"{float(round(value, 1)):.1f}".removesuffix(".0")
 
 
 def write_table(out: Output, stream: IO[str]) -> None:
@@ -422,7 +537,8 @@ def _rich_table(out: Output, stream: IO[str]) -> None:
     from rich.table import Table
 
     terminal = stream.isatty()
-    width = None if terminal or "COLUMNS" in os.environ else 120
+    # Files and pipes get room for every column (rich sizes the table to its cells).
+    width = None if terminal or "COLUMNS" in os.environ else 200
     console = Console(file=stream, width=width, highlight=False)
     for goal, lines in out.sections:
         columns = _columns(lines)
@@ -430,9 +546,12 @@ def _rich_table(out: Output, stream: IO[str]) -> None:
         for column in columns:
             table.add_column(column, justify="right" if column in _RIGHT else "left")
         status = _TABLE_COLUMNS.index("Status")
+        at_risk = _TABLE_COLUMNS.index("Forecast")
         for line in lines:
             cells = [escape(c) for c in _table_cells(line, out.directory)[: len(columns)]]
             cells[status] = f"[{_STATUS_STYLE[line.progress.status]}]{cells[status]}[/]"
+            if line.forecast is not None and line.forecast.at_risk:
+                cells[at_risk] = f"[red]{cells[at_risk]}[/]"
             table.add_row(
                 *cells,
                 style="bold" if line.kind == "total" else None,

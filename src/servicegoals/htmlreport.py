@@ -1,8 +1,9 @@
 """Reports as one self-contained HTML page (needs the extra ``servicegoals[html]``).
 
 The page has each goal's contributors × milestones as progress bars coloured by
-status (the status is also written out), the milestones' totals, and a chart of
-each milestone's total value against its target.  It loads nothing: the CSS
+status (the status is also written out), their forecast and pace (`forecast`),
+the milestones' totals, and a chart of each milestone's total value against its
+target and, for a milestone in progress, its forecast.  It loads nothing: the CSS
 and the SVG charts are inline, so it works offline, from a file or an e-mail.
 The template (``templates/report.html.j2``) is rendered by Jinja2 with
 autoescaping on; ``docs/reports.md`` shows the page.
@@ -29,6 +30,7 @@ from ._errors import InvalidInput
 from .export import (
     Line,
     amount_text,
+    forecast_cells,
     goal_title,
     label_text,
     report_lines,
@@ -49,11 +51,10 @@ _WIDTH, _HEIGHT, _LEFT, _BOTTOM = 640, 180, 8, 28
 
 @frozen
 class ExtraColumn:
-    """A column added to every goal's table, after "Status".
+    """A column added to every goal's table, after "Forecast" and "Pace".
 
-    The hook for figures computed elsewhere, such as a forecast or the pace
-    needed to meet the target: ``cell(goal, report, row)`` returns the text of
-    one row's cell, or None for an empty cell.
+    The hook for figures computed elsewhere: ``cell(goal, report, row)``
+    returns the text of one row's cell, or None for an empty cell.
     """
 
     heading: str
@@ -73,6 +74,7 @@ def _row(
     line: Line, report: GoalReport, directory: Directory | None, extra: Sequence[ExtraColumn]
 ) -> dict[str, Any]:
     p = line.progress
+    forecast, pace = forecast_cells(line)
     return {
         "kind": line.kind,
         "who": who_text(line, directory),
@@ -83,27 +85,43 @@ def _row(
         "bar": f"{_bar_percent(p):.1f}",
         "status": p.status.value,
         "status_text": status_text(p),
+        "forecast": forecast,
+        "pace": pace,
+        "at_risk": line.forecast is not None and line.forecast.at_risk,
         "extra": [column.cell(line.goal, report, p) or "" for column in extra],
     }
 
 
-def _chart(goal: Goal, report: GoalReport) -> dict[str, Any]:
-    """Bars of each milestone's total value with a mark at its target.
+def _chart(goal: Goal, report: GoalReport, lines: Sequence[Line]) -> dict[str, Any]:
+    """Bars of each milestone's total value with a mark at its target (and its forecast).
 
     Floats here only place shapes; every number shown is the exact one.
     """
     totals = list(report.milestone_rows)
+    projected = {
+        line.progress.milestone_index: line.forecast.value
+        for line in lines
+        if line.kind == "total" and line.forecast is not None and line.forecast.value is not None
+    }
     amounts = [float(r.value or 0) for r in totals] + [float(r.target) for r in totals]
+    amounts += [float(v) for v in projected.values()]
     top = max([*amounts, 1.0]) * 1.1
     slot = (_WIDTH - _LEFT) / max(len(totals), 1)
     plot = _HEIGHT - _BOTTOM
-    bars = []
+    bars: list[dict[str, Any]] = []
     for n, row in enumerate(totals):
         assert row.milestone_index is not None
         label = report.milestones[row.milestone_index].label
         value = float(row.value or 0)
         height = plot * value / top
         x = _LEFT + n * slot + slot * 0.15
+        ahead = projected.get(row.milestone_index)
+        text = (
+            f"{label}: {amount_text(goal, row.value)} against a target of "
+            f"{amount_text(goal, row.target)}, {row.percent_text}, {status_text(row)}"
+        )
+        if ahead is not None:
+            text += f"; forecast {amount_text(goal, ahead)}"
         bars.append(
             {
                 "x": f"{x:.1f}",
@@ -114,10 +132,8 @@ def _chart(goal: Goal, report: GoalReport) -> dict[str, Any]:
                 "label_x": f"{x + slot * 0.35:.1f}",
                 "label": label,
                 "status": row.status.value,
-                "text": (
-                    f"{label}: {amount_text(goal, row.value)} against a target of "
-                    f"{amount_text(goal, row.target)}, {row.percent_text}, {status_text(row)}"
-                ),
+                "forecast_y": None if ahead is None else f"{plot - plot * float(ahead) / top:.1f}",
+                "text": text,
             }
         )
     widest = max((len(b["label"]) for b in bars), default=1)
@@ -128,6 +144,7 @@ def _chart(goal: Goal, report: GoalReport) -> dict[str, Any]:
         "height": _HEIGHT,
         "axis_y": plot,
         "bars": bars,
+        "forecasts": bool(projected),
         # Many milestones (a year of weeks) would crowd the labels: show every k-th,
         # k such that a label (about 6.5 units a character at 11px) fits its room.
         "label_every": max(1, math.ceil(widest * 6.5 / slot)),
@@ -165,7 +182,7 @@ def render_html(
         at: The report's time, shown in the heading.
         directory: The account's people, for contributors' names.
         title: The page's title.
-        extra_columns: Columns added after "Status" (a forecast, a pace).
+        extra_columns: Columns added after "Pace" (the built-in forecast columns).
 
     Raises:
         InvalidInput: Jinja2 is not installed, or a report is not the goal's.
@@ -179,7 +196,7 @@ def render_html(
                 "title": goal_title(goal),
                 "name": goal.name,
                 "rows": [_row(line, report, directory, extra_columns) for line in lines],
-                "chart": _chart(goal, report),
+                "chart": _chart(goal, report, lines),
             }
         )
     template = _environment().get_template(_TEMPLATE)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -33,6 +33,7 @@ from .notify import Notification, plan_notifications
 from .sources import AggregatingSource, TicketQuery, TicketSource
 from .status import GoalReport, evaluate
 from .stores import DEFAULT_LEASE, Claim, Store, shorten
+from .worktime import CALENDAR, WorkingClock
 
 __all__ = ["DeliverySummary", "DeliveryTimeout", "RefreshSummary", "Tracker", "describe"]
 
@@ -142,6 +143,11 @@ class Tracker:
     `send` still running then counts as a failed attempt and
     its entry is tried again after the lease.  The late `send` may still
     land, so delivery is at least once; receivers deduplicate on the key.
+
+    ``clock`` measures the elapsed share of milestones for at-risk
+    notifications (`plan_notifications`): `CALENDAR` by default, or a
+    working-time schedule.  ``on_goal(done, total)``, when given, is called
+    after each goal of a refresh is evaluated, for a progress bar.
     """
 
     def __init__(
@@ -158,6 +164,8 @@ class Tracker:
         lease: timedelta = DEFAULT_LEASE,
         batch_size: int = 50,
         delivery_deadline: timedelta | None = None,
+        clock: WorkingClock = CALENDAR,
+        on_goal: Callable[[int, int], None] | None = None,
     ) -> None:
         if not isinstance(store, Store):
             raise InvalidInput("store", store, "expected a Store")
@@ -165,6 +173,12 @@ class Tracker:
             raise InvalidInput("source", source, "expected a TicketSource")
         if not isinstance(directory, Directory):
             raise InvalidInput("directory", directory, "expected a Directory")
+        if not isinstance(clock, WorkingClock):
+            raise InvalidInput("clock", clock, "expected a WorkingClock such as CALENDAR")
+        if on_goal is not None and not callable(on_goal):
+            raise InvalidInput("on_goal", on_goal, "expected a callable(done, total) or None")
+        self.clock = clock
+        self.on_goal = on_goal
         self.store = store
         self.source = source
         self.notifiers = _notifiers(notifiers)
@@ -228,12 +242,18 @@ class Tracker:
         measured = self.measure(todo, at=now)
         fresh: dict[str, GoalReport] = {}
         planned: list[Notification] = []
-        for goal in todo:
+        for done, goal in enumerate(todo, 1):
             report = evaluate(
                 goal, measured, at=now, previous=previous[goal.id], directory=self.directory
             )
             fresh[goal.id] = report
-            planned.extend(plan_notifications(previous[goal.id], report, goal, self.directory))
+            planned.extend(
+                plan_notifications(
+                    previous[goal.id], report, goal, self.directory, clock=self.clock
+                )
+            )
+            if self.on_goal is not None:
+                self.on_goal(done, len(todo))
         enqueued = self.store.commit_refresh(now, fresh.values(), planned, list(self.notifiers))
         reports = tuple(stored.get(goal.id) or fresh[goal.id] for goal in goals)
         return RefreshSummary(now, False, reports, tuple(planned), enqueued, self.deliver(now))
