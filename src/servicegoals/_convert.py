@@ -50,7 +50,7 @@ from .clock import DEFAULT_POLICY, ClockPolicy, Resolution
 from .goals import Contributor, Directory, Goal, NotificationSettings, Target, Team, User
 from .kpis import SERVICE_TEMPLATES, Kpi, Unit, kpi_by_key
 from .status import GoalReport
-from .worktime import CalendarClock, Holidays, Schedule
+from .worktime import CALENDAR, CalendarClock, Holidays, Schedule, WorkingClock
 
 __all__ = [
     "directory_from_dict",
@@ -484,7 +484,12 @@ def _checked_goal(**parts: Any) -> Goal:
         raise InvalidInput(field, exc.value, exc.reason) from None
 
 
-def _goal(value: Any, settings: AccountSettings | None, created_at: datetime | None = None) -> Goal:
+def _goal(
+    value: Any,
+    settings: AccountSettings | None,
+    created_at: datetime | None = None,
+    schedules: Mapping[str, Schedule] | None = None,
+) -> Goal:
     got = _fields(
         value,
         Goal,
@@ -502,7 +507,7 @@ def _goal(value: Any, settings: AccountSettings | None, created_at: datetime | N
             "notifications": (False, _as(NotificationSettings)),
             "targets": (False, lambda v: v),  # needs the contributors: checked below
             "milestones": (False, _milestones),
-            "clock": (False, _clock_policy),
+            "clock": (False, lambda v: _clock_policy(v, schedules or {})),
         },
     )
     aligned = got.get("align_to_fiscal_year", False)
@@ -651,32 +656,61 @@ def _notifications_out(value: NotificationSettings) -> dict[str, Any]:
 _notifications_fields = _attrs_unstructure_hook(NotificationSettings)
 
 
-def _clock_policy(value: Any) -> ClockPolicy:
-    """A goal's ``clock`` table; a ``schedule = "name"`` key can join these later."""
+def _schedule_ref(value: Any, named: Mapping[str, Schedule]) -> Schedule:
+    """A schedule written inline, or the name of one of the file's ``[schedules]``."""
+    if isinstance(value, str):
+        if value not in named:
+            known = ", ".join(sorted(named)) or "none"
+            raise _Bad(value, f"no such schedule (the file's [schedules]: {known})")
+        return named[value]
+    return _schedule(value)
+
+
+def _clock_policy(value: Any, named: Mapping[str, Schedule]) -> ClockPolicy:
+    """A goal's ``clock`` table: schedule, team schedules, paused statuses, resolution."""
+
+    def schedule(v: Any) -> Schedule:
+        return _schedule_ref(v, named)
+
+    def team_schedules(v: Any) -> dict[str, Schedule]:
+        teams = _table(v, "team id = schedule")
+        return _fields(teams, dict, {str(k): (True, schedule) for k in teams})
+
     got = _fields(
         value,
         ClockPolicy,
         {
+            "schedule": (False, schedule),
+            "team_schedules": (False, team_schedules),
             "paused_statuses": (False, _as(frozenset[str])),
             "resolution": (False, _as(Resolution)),
         },
     )
-    return ClockPolicy(**got)
+    return ClockPolicy(
+        clock=got.pop("schedule", CALENDAR), team_clocks=got.pop("team_schedules", {}), **got
+    )
+
+
+def _written_clock(field: str, clock: WorkingClock) -> dict[str, Any]:
+    if not isinstance(clock, Schedule):
+        raise InvalidInput(field, clock, "only a Schedule can be written to a goal file")
+    return _schedule_out(clock)
 
 
 def _clock_policy_out(policy: ClockPolicy) -> dict[str, Any] | None:
     if policy == DEFAULT_POLICY:
         return None  # today's behaviour: no table
-    if policy.team_clocks or not isinstance(policy.clock, CalendarClock):
-        raise InvalidInput(
-            "clock_policy.clock",
-            policy.clock,
-            "working-time and team clocks cannot be written to a goal file yet",
-        )
-    return {
-        "paused_statuses": sorted(policy.paused_statuses),
-        "resolution": policy.resolution.value,
-    }
+    out: dict[str, Any] = {}
+    if not isinstance(policy.clock, CalendarClock):
+        out["schedule"] = _written_clock("clock_policy.clock", policy.clock)
+    if policy.team_clocks:
+        out["team_schedules"] = {
+            team: _written_clock(f"clock_policy.team_clocks.{team}", clock)
+            for team, clock in policy.team_clocks
+        }
+    out["paused_statuses"] = sorted(policy.paused_statuses)
+    out["resolution"] = policy.resolution.value
+    return out
 
 
 def _register() -> None:
@@ -801,6 +835,7 @@ def goal_from_dict(
     where: str = "goal",
     settings: AccountSettings | None = None,
     created_at: datetime | None = None,
+    schedules: Mapping[str, Schedule] | None = None,
 ) -> Goal:
     """The goal that ``data`` describes; errors name the path from ``where``.
 
@@ -808,8 +843,9 @@ def goal_from_dict(
     given: they are then computed as `Goal.create` does, and the span may
     be given as inclusive dates ``{first_day, last_day}`` in the account's zone.
     ``created_at`` may be left out when a default ``created_at`` is given.
+    ``schedules`` are the named schedules a ``clock`` table may refer to.
     """
-    return _structured(where, lambda: _goal(data, settings, created_at))
+    return _structured(where, lambda: _goal(data, settings, created_at, schedules))
 
 
 def report_to_dict(report: GoalReport) -> dict[str, Any]:

@@ -27,10 +27,17 @@ from typing import Any
 
 from attrs import frozen
 
-from ._convert import directory_from_dict, goal_from_dict, goal_to_dict, settings_from_dict
+from ._convert import (
+    directory_from_dict,
+    goal_from_dict,
+    goal_to_dict,
+    schedule_from_dict,
+    settings_from_dict,
+)
 from ._errors import InvalidInput
 from .calendar import AccountSettings
 from .goals import ContributorKind, Directory, Goal
+from .worktime import Schedule
 
 __all__ = [
     "MAX_FILE_SIZE",
@@ -48,7 +55,7 @@ MAX_FILE_SIZE = 16 * 1024 * 1024
 MAX_NESTING = 32
 
 _FORMATS = {".toml": "toml", ".json": "json"}
-_TOP_KEYS = ("account", "goals", "people", "teams")
+_TOP_KEYS = ("account", "schedules", "goals", "people", "teams")
 
 
 class GoalFileError(InvalidInput):
@@ -199,8 +206,11 @@ def _contents(data: Any, loaded_at: datetime) -> GoalFile:
     items = data["goals"]
     if not isinstance(items, list):
         raise InvalidInput("goals", items, "expected a list of goals ([[goals]] tables in TOML)")
+    schedules = _schedules(data.get("schedules", {}))
     goals = tuple(
-        goal_from_dict(item, where=f"goals[{i}]", settings=settings, created_at=loaded_at)
+        goal_from_dict(
+            item, where=f"goals[{i}]", settings=settings, created_at=loaded_at, schedules=schedules
+        )
         for i, item in enumerate(items)
     )
     _check_ids(goals)
@@ -209,6 +219,15 @@ def _contents(data: Any, loaded_at: datetime) -> GoalFile:
     if directory.users or directory.teams:
         _check_people(goals, directory)
     return GoalFile(goals, settings, directory)
+
+
+def _schedules(data: Any) -> dict[str, Schedule]:
+    """The file's named working-time schedules, which goals' ``clock`` tables refer to."""
+    if not isinstance(data, Mapping):
+        raise InvalidInput("schedules", data, "expected a table of named schedules")
+    return {
+        name: schedule_from_dict(value, where=f"schedules.{name}") for name, value in data.items()
+    }
 
 
 def _check_people(goals: Iterable[Goal], directory: Directory) -> None:
