@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete
 
-from clocks import with_policies
+from clocks import with_history, with_policies
 from servicegoals import (
     AVG_RESOLUTION_TIME,
     AVG_RESPONSE_TIME,
@@ -83,11 +83,14 @@ def accounts(draw: st.DrawFn) -> Account:
             found[t.id] = t
         for t in _aimed(draw, g, directory):
             found[t.id] = t
+    items = list(found.values())
+    if draw(st.booleans()):  # histories: the sources measure by streaming
+        items = [draw(with_history(t)) for t in items]
     return (
         (directory if draw(st.booleans()) else None),
         drawn,
-        list(found.values()),
-        draw(as_of_instants(drawn, list(found.values()))),
+        items,
+        draw(as_of_instants(drawn, items)),
     )
 
 
@@ -198,6 +201,7 @@ def postgres_source(postgres_url: str) -> Iterator[SqlAlchemySource]:
 def replace_all(source: SqlAlchemySource, items: list[Ticket]) -> None:
     with source.engine.begin() as connection:
         connection.execute(delete(source.table))
+        connection.execute(delete(source.history))
     source.add_tickets(items)
 
 
