@@ -582,7 +582,7 @@ def _clock_policy_out(policy: ClockPolicy) -> dict[str, Any] | None:
         raise InvalidInput(
             "clock_policy.clock",
             policy.clock,
-            "working-time and team clocks cannot be written to a goal file yet",
+            "working-time and team clocks cannot be written to a goal file or a store yet",
         )
     return {
         "paused_statuses": sorted(policy.paused_statuses),
