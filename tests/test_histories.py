@@ -6,6 +6,7 @@ that cuts paused intervals out of each span; example tests pin the rules.
 
 from __future__ import annotations
 
+import sqlite3
 import tempfile
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
@@ -47,7 +48,8 @@ from servicegoals import (
 )
 from servicegoals._validate import from_us, to_us
 from servicegoals.clock import close_as_of
-from servicegoals.sources import BadRow, CsvSource, InMemorySource, TicketQuery
+from servicegoals.sources import BadRow, CsvSource, InMemorySource, SqliteSource, TicketQuery
+from servicegoals.sql import SqlAlchemySource
 from servicegoals.testing import directories, goals, raises, tickets
 from servicegoals.worktime import CALENDAR
 
@@ -511,3 +513,44 @@ def test_history_needs_a_history_file(tmp_path: Path) -> None:
     CsvSource.write(tmp_path / "t.csv", [Ticket("t", on(1, 1), "s")])
     with pytest.raises(BadRow, match="status, end"):
         CsvSource(tmp_path / "t.csv", history=tmp_path / "h.csv")
+
+
+# -- SQL tables ---------------------------------------------------------------------------
+
+
+def test_sqlite_keeps_histories_and_reads_old_databases(tmp_path: Path) -> None:
+    old = tmp_path / "old.db"
+    with sqlite3.connect(old) as connection:  # a database made before histories
+        connection.execute(
+            "CREATE TABLE tickets (id TEXT PRIMARY KEY, created_at INTEGER, pipeline TEXT, "
+            "owner_id TEXT, team_id TEXT, first_response_at INTEGER, closed_at INTEGER)"
+        )
+    connection.close()
+    source = SqliteSource(old)
+    bare = attrs.evolve(PAUSED, statuses=())
+    source.add_tickets([bare])
+    assert list(source.tickets()) == [bare]
+    source.add_tickets([REOPENED, PAUSED], replace=True)  # adds the history table
+    assert sorted(source.tickets(), key=lambda t: t.id) == [REOPENED, PAUSED]
+    source.add_tickets([bare], replace=True)  # a replaced ticket's history goes too
+    assert sorted(source.tickets(), key=lambda t: t.id) == [REOPENED, bare]
+    # With histories the source measures by streaming, earlier closes included.
+    first = goal(policy=FIRST)
+    assert source.measure([first]) == measure([first], [REOPENED, bare])
+    expected = measure([goal()], [REOPENED, bare], at=on(1, 11))
+    assert source.measure([goal()], at=on(1, 11)) == expected
+    assert expected[("g", "ada", 0)].count == 2
+
+
+def test_sqlalchemy_keeps_histories(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/t.db"
+    with SqlAlchemySource.create(url) as source:
+        source.add_tickets([REOPENED, PAUSED])
+        assert sorted(source.tickets(), key=lambda t: t.id) == [REOPENED, PAUSED]
+        bare = attrs.evolve(PAUSED, statuses=())
+        source.add_tickets([bare], replace=True)
+        assert sorted(source.tickets(), key=lambda t: t.id) == [REOPENED, bare]
+        first = goal(policy=FIRST)
+        query = TicketQuery.for_goals([first])
+        assert sorted(t.id for t in source.tickets(query)) == ["t1", "t2"]
+        assert source.measure([first]) == measure([first], [REOPENED, bare])

@@ -12,12 +12,13 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import attrs
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete
 
-from clocks import with_policies
+from clocks import with_history, with_policies
 from servicegoals import (
     AVG_RESOLUTION_TIME,
     AVG_RESPONSE_TIME,
@@ -29,6 +30,7 @@ from servicegoals import (
     Goal,
     InMemorySource,
     Measurement,
+    Reopen,
     SqliteSource,
     Target,
     Team,
@@ -83,17 +85,39 @@ def accounts(draw: st.DrawFn) -> Account:
             found[t.id] = t
         for t in _aimed(draw, g, directory):
             found[t.id] = t
+    items = list(found.values())
+    if draw(st.booleans()):  # histories: the sources measure by streaming
+        items = [
+            draw(with_history(t)) if draw(st.booleans()) else _reopened(draw, t) for t in items
+        ]
     return (
         (directory if draw(st.booleans()) else None),
         drawn,
-        list(found.values()),
-        draw(as_of_instants(drawn, list(found.values()))),
+        items,
+        draw(as_of_instants(drawn, items)),
+    )
+
+
+def _reopened(draw: st.DrawFn, ticket: Ticket) -> Ticket:
+    """``ticket`` created earlier and closed once before its close, often a milestone before."""
+    if ticket.closed_us is None:
+        return ticket
+    created = ticket.created_us - draw(st.integers(0, 60 * 86_400 * 10**6))
+    close = draw(st.integers(created, ticket.closed_us))
+    again = draw(st.integers(close, ticket.closed_us))
+    return attrs.evolve(
+        ticket, created_at=from_us(created), reopens=[Reopen(from_us(close), from_us(again))]
     )
 
 
 def as_of_instants(drawn: list[Goal], items: list[Ticket]) -> st.SearchStrategy[datetime | None]:
     """None (every event), or an instant near a ticket's event, a bound or anywhere in a span."""
-    events = [e for t in items for e in (t.first_response_us, t.closed_us) if e is not None]
+    events = [
+        e
+        for t in items
+        for e in (t.first_response_us, t.closed_us, *(x for r in t.reopens_us for x in r))
+        if e is not None
+    ]
     bounds = [m.period.start_us for g in drawn for m in g.milestones]
     spans = st.sampled_from(drawn).flatmap(
         lambda g: st.integers(g.span.start_us - 10**9, g.span.end_us + 10**9)
@@ -198,6 +222,7 @@ def postgres_source(postgres_url: str) -> Iterator[SqlAlchemySource]:
 def replace_all(source: SqlAlchemySource, items: list[Ticket]) -> None:
     with source.engine.begin() as connection:
         connection.execute(delete(source.table))
+        connection.execute(delete(source.history))
     source.add_tickets(items)
 
 

@@ -27,10 +27,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, Protocol, TextIO, TypeAlias, runtime_checkable
 
+import attrs
 from attrs import field, frozen
 
 from ._errors import DataSourceError, InvalidInput
-from ._validate import by_id, from_us, integer, text
+from ._validate import by_id, from_us, integer, text, to_us
 from .calendar import Period
 from .clock import as_of_limit
 from .goals import ContributorKind, Directory, Goal
@@ -273,6 +274,55 @@ def ticket_from_row(source: str, row: Sequence[Any]) -> Ticket:
         )
     except InvalidInput as exc:
         raise BadRow(source, f"ticket {row[0]!r}", exc.field, exc.value, exc.reason) from None
+
+
+#: A stored history row: ``(ticket_id, kind, position, status, start_us, end_us)``;
+#: ``kind`` is "status" or "reopen" (``start`` the close, ``end`` the reopen).
+HistoryRow: TypeAlias = tuple[str, str, int, str | None, int, int | None]
+
+
+def history_rows(ticket: Ticket) -> Iterator[HistoryRow]:
+    """The stored history rows of ``ticket`` (none without history)."""
+    for i, s in enumerate(ticket.statuses):
+        end = None if s.end is None else to_us(s.end)
+        yield (ticket.id, "status", i, s.status, to_us(s.start), end)
+    for i, (close, reopen) in enumerate(ticket.reopens_us):
+        yield (ticket.id, "reopen", i, None, close, reopen)
+
+
+Histories: TypeAlias = dict[str, tuple[list[StatusInterval], list[Reopen]]]
+
+
+def read_histories(source: str, rows: Iterable[Sequence[Any]]) -> Histories:
+    """Stored history rows (ordered by ticket, kind and position) by ticket id."""
+    found: Histories = {}
+    for ticket_id, kind, _, status, start, end in rows:
+        statuses, reopens = found.setdefault(ticket_id, ([], []))
+        try:
+            begin = _stored_instant("start", start)
+            until = None if end is None else _stored_instant("end", end)
+            if kind == "status":
+                statuses.append(StatusInterval(status, begin, until))
+            elif kind == "reopen" and until is not None:
+                reopens.append(Reopen(begin, until))
+            else:
+                raise InvalidInput("kind", kind, "expected a status or a reopen with its end")
+        except InvalidInput as exc:
+            raise BadRow(
+                source, f"history of ticket {ticket_id!r}", exc.field, exc.value, exc.reason
+            ) from None
+    return found
+
+
+def with_history(source: str, ticket: Ticket, histories: Histories) -> Ticket:
+    """``ticket`` with its stored history, if it has one."""
+    found = histories.get(ticket.id)
+    if found is None:
+        return ticket
+    try:
+        return attrs.evolve(ticket, statuses=found[0], reopens=found[1])
+    except InvalidInput as exc:
+        raise BadRow(source, f"ticket {ticket.id!r}", exc.field, exc.value, exc.reason) from None
 
 
 # -- in memory -----------------------------------------------------------------------
@@ -824,6 +874,23 @@ CREATE INDEX IF NOT EXISTS tickets_team_response
     ON tickets (team_id, first_response_at, pipeline, created_at);
 """
 _COLUMN_LIST = ", ".join(CSV_COLUMNS)
+# Ticket histories (status intervals and reopened closes), in a table of their
+# own: databases made before it existed read as "no history".
+_SQLITE_HISTORY_SCHEMA = """
+CREATE TABLE IF NOT EXISTS ticket_history (
+    ticket_id TEXT NOT NULL CHECK (typeof(ticket_id) = 'text'),
+    kind TEXT NOT NULL CHECK (kind IN ('status', 'reopen')),
+    position INTEGER NOT NULL CHECK (typeof(position) = 'integer'),
+    status TEXT CHECK (status IS NULL OR typeof(status) = 'text'),
+    start INTEGER NOT NULL CHECK (typeof(start) = 'integer'),
+    "end" INTEGER CHECK ("end" IS NULL OR typeof("end") = 'integer'),
+    PRIMARY KEY (ticket_id, kind, position)
+)
+"""
+_HISTORY_SELECT = (
+    'SELECT ticket_id, kind, position, status, start, "end" FROM ticket_history '
+    "ORDER BY ticket_id, kind, position"
+)
 _IN_JSON = "IN (SELECT value FROM json_each(:{}))"
 
 
@@ -921,6 +988,13 @@ def _select_sql(query: TicketQuery | None) -> tuple[str, dict[str, Any]]:
     return (f"{sql} WHERE {' AND '.join(where)}" if where else sql), params
 
 
+def _has_history_table(connection: sqlite3.Connection) -> bool:
+    found = connection.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'ticket_history'"
+    )
+    return found.fetchone() is not None
+
+
 class SqliteSource:
     """Tickets in an SQLite file (stdlib ``sqlite3``), with aggregate push-down.
 
@@ -972,7 +1046,9 @@ class SqliteSource:
             raise DataSourceError(f"{target}: cannot create the database: {exc}") from None
         try:
             connection.execute("PRAGMA journal_mode = WAL")
-            connection.executescript(f"BEGIN;\n{_SQLITE_SCHEMA}\nCOMMIT;")
+            connection.executescript(
+                f"BEGIN;\n{_SQLITE_SCHEMA}\n{_SQLITE_HISTORY_SCHEMA};\nCOMMIT;"
+            )
         except sqlite3.Error as exc:
             raise DataSourceError(f"{target}: cannot create the tickets table: {exc}") from None
         finally:
@@ -1003,12 +1079,18 @@ class SqliteSource:
         )
         sql = f"INSERT INTO tickets ({_COLUMN_LIST}) VALUES ({', '.join('?' * 7)}){conflict}"
         current: list[Any] = [-1, None]
+        history: list[HistoryRow] = []
+        replaced: list[str] = []
 
         def rows() -> Iterator[tuple[Any, ...]]:
             for i, ticket in enumerate(tickets):
                 if not isinstance(ticket, Ticket):
                     raise InvalidInput(f"tickets[{i}]", ticket, "expected a Ticket")
                 current[:] = [i, ticket]
+                if ticket.has_history:
+                    history.extend(history_rows(ticket))
+                if replace:
+                    replaced.append(ticket.id)
                 yield ticket_row(ticket)
 
         connection = self._connect()
@@ -1016,6 +1098,7 @@ class SqliteSource:
             connection.execute("BEGIN IMMEDIATE")
             try:
                 connection.executemany(sql, rows())
+                self._store_history(connection, history, replaced)
                 connection.execute("COMMIT")
             except BaseException:
                 connection.execute("ROLLBACK")
@@ -1032,14 +1115,46 @@ class SqliteSource:
             connection.close()
         return int(current[0]) + 1
 
+    @staticmethod
+    def _store_history(
+        connection: sqlite3.Connection, history: list[HistoryRow], replaced: list[str]
+    ) -> None:
+        """Store history rows, creating their table when the first ones come."""
+        if history:
+            connection.execute(_SQLITE_HISTORY_SCHEMA)
+        elif not _has_history_table(connection):
+            return
+        if replaced:  # a replaced ticket's history is replaced too
+            connection.execute(
+                f"DELETE FROM ticket_history WHERE ticket_id {_IN_JSON.format('ids')}",
+                {"ids": json.dumps(replaced)},
+            )
+        connection.executemany("INSERT INTO ticket_history VALUES (?, ?, ?, ?, ?, ?)", history)
+
+    def _histories(self, connection: sqlite3.Connection) -> Histories:
+        if not _has_history_table(connection):
+            return {}
+        return read_histories(str(self.path), connection.execute(_HISTORY_SELECT))
+
     def tickets(self, query: TicketQuery | None = None) -> Iterator[Ticket]:
-        """Stream the stored tickets that match ``query`` (in no particular order)."""
-        sql, params = _select_sql(query)
+        """Stream the stored tickets that match ``query`` (in no particular order).
+
+        Ticket histories are read whole first (they are usually few).
+        """
         source = str(self.path)
         connection = self._connect()
         try:
+            histories = self._histories(connection)
+            # An earlier close may place a ticket: with histories, filter the
+            # window in Python, where TicketQuery.matches sees every close.
+            selected = query
+            if histories and query is not None and query.window is not None:
+                selected = attrs.evolve(query, window=None)
+            sql, params = _select_sql(selected)
             for row in connection.execute(sql, params):
-                yield ticket_from_row(source, row)
+                ticket = with_history(source, ticket_from_row(source, row), histories)
+                if selected is query or query is None or query.matches(ticket):
+                    yield ticket
         except sqlite3.Error as exc:
             raise DataSourceError(f"{self.path}: cannot read tickets: {exc}") from None
         finally:
@@ -1055,7 +1170,7 @@ class SqliteSource:
         """What :func:`servicegoals.measure` returns, aggregated in the database."""
         goals = tuple(goals)
         plan = PushDownPlan(goals, directory, at=at)
-        if plan.streams:
+        if plan.streams or self._holds_history():
             wanted = self.tickets(TicketQuery.for_goals(goals, directory))
             return measure(goals, wanted, directory=directory, at=at)
         connection = self._connect()
@@ -1067,6 +1182,18 @@ class SqliteSource:
         finally:
             connection.close()
         return plan.result()
+
+    def _holds_history(self) -> bool:
+        """True when some ticket has a history: push-down cannot place or time it."""
+        connection = self._connect()
+        try:
+            if not _has_history_table(connection):
+                return False
+            return connection.execute("SELECT 1 FROM ticket_history LIMIT 1").fetchone() is not None
+        except sqlite3.Error as exc:
+            raise DataSourceError(f"{self.path}: cannot read ticket histories: {exc}") from None
+        finally:
+            connection.close()
 
     def _aggregate(self, connection: sqlite3.Connection, query: AggregateQuery) -> list[Any]:
         by_milestone = query.milestones * len(query.match_ids) <= self.milestone_queries_up_to

@@ -14,6 +14,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any
 
+import attrs
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
@@ -50,13 +51,17 @@ from .sources import (
     CSV_COLUMNS,
     AggregateQuery,
     AggregateRow,
+    Histories,
     PushDownPlan,
     TicketQuery,
+    history_rows,
+    read_histories,
     ticket_from_row,
     ticket_row,
+    with_history,
 )
 
-__all__ = ["SqlAlchemySource", "ticket_table"]
+__all__ = ["SqlAlchemySource", "history_table", "ticket_table"]
 
 #: Longest id or pipeline name the table stores.
 ID_LENGTH = 255
@@ -93,6 +98,20 @@ def ticket_table(metadata: MetaData, name: str = "tickets") -> Table:
     return table
 
 
+def history_table(metadata: MetaData, name: str = "tickets") -> Table:
+    """The ``<name>_history`` table of ticket histories (see `HistoryRow`)."""
+    return Table(
+        f"{name}_history",
+        metadata,
+        Column("ticket_id", String(ID_LENGTH), primary_key=True),
+        Column("kind", String(16), primary_key=True),
+        Column("position", Integer, primary_key=True, autoincrement=False),
+        Column("status", String(ID_LENGTH)),
+        Column("start", BigInteger, nullable=False),
+        Column("end", BigInteger),
+    )
+
+
 def _bucket(event: ColumnElement[Any], bounds: tuple[int, ...], first: int, last: int) -> Any:
     """A CASE tree giving the milestone index of ``event`` in ``log2(n)`` steps."""
     if last - first == 1:
@@ -115,7 +134,9 @@ class SqlAlchemySource:
 
     def __init__(self, engine_or_url: Engine | str | URL, *, table: str = "tickets") -> None:
         self._engine, self._owned = _engine(engine_or_url)
-        self.table = ticket_table(MetaData(), text("table", table))
+        metadata = MetaData()
+        self.table = ticket_table(metadata, text("table", table))
+        self.history = history_table(metadata, table)
         self.name = f"{_shown(self._engine)} table {table!r}"
         try:
             found = {c["name"] for c in inspect(self._engine).get_columns(table)}
@@ -140,7 +161,10 @@ class SqlAlchemySource:
         """Create the table and its indexes (if missing) and open the source."""
         engine, owned = _engine(engine_or_url)
         try:
-            ticket_table(MetaData(), text("table", table)).create(engine, checkfirst=True)
+            metadata = MetaData()
+            ticket_table(metadata, text("table", table))
+            history_table(metadata, table)
+            metadata.create_all(engine, checkfirst=True)
             source = cls(engine, table=table)
         except (SQLAlchemyError, DataSourceError) as exc:
             if owned:
@@ -179,18 +203,27 @@ class SqlAlchemySource:
         A ticket id that is already stored is an error, unless ``replace`` is
         true: then the stored ticket is replaced.
         """
-        table = self.table
+        table, history = self.table, self.history
         count = 0
         batch: list[dict[str, Any]] = []
+        made = False
         try:
             with self._engine.begin() as connection:
-                for batch in _batches(tickets):
+                for batch, stories in _batches(tickets):
                     count += len(batch)
                     if replace:  # the last of equal ids wins, as with an upsert
                         batch = list({row["id"]: row for row in batch}.values())
                         ids = [row["id"] for row in batch]
                         connection.execute(delete(table).where(table.c.id.in_(ids)))
+                        if made or inspect(connection).has_table(history.name):
+                            made = True
+                            connection.execute(delete(history).where(history.c.ticket_id.in_(ids)))
                     connection.execute(insert(table), batch)
+                    if stories:
+                        if not made:  # tables made before histories existed
+                            history.create(connection, checkfirst=True)
+                            made = True
+                        connection.execute(insert(history), stories)
         except IntegrityError as exc:
             why = _reason(exc, self._engine)
             raise DataSourceError(
@@ -220,19 +253,36 @@ class SqlAlchemySource:
             stored = None
         return "" if stored is None else f"ticket id {stored!r} is already stored: "
 
+    def _histories(self, connection: Connection) -> Histories:
+        if not inspect(connection).has_table(self.history.name):
+            return {}
+        h = self.history
+        rows = connection.execute(select(h).order_by(h.c.ticket_id, h.c.kind, h.c.position))
+        return read_histories(self.name, (tuple(r) for r in rows))
+
     def tickets(self, query: TicketQuery | None = None) -> Iterator[Ticket]:
-        """Stream the stored tickets that match ``query`` (in no particular order)."""
+        """Stream the stored tickets that match ``query`` (in no particular order).
+
+        Ticket histories are read whole first (they are usually few).
+        """
         t = self.table
         statement = select(*(t.c[name] for name in CSV_COLUMNS))
         post_filter = False
-        if query is not None:
-            conditions, post_filter = _conditions(t, query)
-            statement = statement.where(*conditions)
         try:
             with self._engine.connect() as connection:
+                histories = self._histories(connection)
+                if query is not None:
+                    # An earlier close may place a ticket: with histories, filter
+                    # the window in Python, where TicketQuery.matches sees it.
+                    selected = attrs.evolve(query, window=None) if histories else query
+                    conditions, post_filter = _conditions(t, selected)
+                    post_filter = post_filter or selected is not query
+                    statement = statement.where(*conditions)
                 result = connection.execution_options(yield_per=_BATCH).execute(statement)
                 for row in result:
-                    ticket = ticket_from_row(self.name, tuple(row))
+                    ticket = with_history(
+                        self.name, ticket_from_row(self.name, tuple(row)), histories
+                    )
                     if not post_filter or query is None or query.matches(ticket):
                         yield ticket
         except SQLAlchemyError as exc:
@@ -250,7 +300,7 @@ class SqlAlchemySource:
         """What :func:`servicegoals.measure` returns, aggregated in the database."""
         goals = tuple(goals)
         plan = PushDownPlan(goals, directory, at=at)
-        if plan.streams:  # a working-time clock: time the tickets in Python
+        if plan.streams or self._holds_history():  # time or place tickets in Python
             wanted = self.tickets(TicketQuery.for_goals(goals, directory))
             return measure(goals, wanted, directory=directory, at=at)
         try:
@@ -262,6 +312,23 @@ class SqlAlchemySource:
                 f"{self.name}: cannot measure: {_reason(exc, self._engine)}"
             ) from None
         return plan.result()
+
+    def _holds_history(self) -> bool:
+        """True when some ticket has a history: push-down cannot place or time it."""
+        try:
+            with self._engine.connect() as connection:
+                if not inspect(connection).has_table(self.history.name):
+                    return False
+                return (
+                    connection.execute(
+                        select(literal(1)).select_from(self.history).limit(1)
+                    ).first()
+                    is not None
+                )
+        except SQLAlchemyError as exc:
+            raise DataSourceError(
+                f"{self.name}: cannot read ticket histories: {_reason(exc, self._engine)}"
+            ) from None
 
     def _aggregate(self, connection: Connection, query: AggregateQuery) -> list[AggregateRow]:
         try:
@@ -330,17 +397,26 @@ def _reason(exc: SQLAlchemyError, engine: Engine) -> str:
     return _scrub(engine, " ".join(str(orig if orig is not None else exc).split()))
 
 
-def _batches(tickets: Iterable[Ticket]) -> Iterator[list[dict[str, Any]]]:
+_HISTORY_COLUMNS = ("ticket_id", "kind", "position", "status", "start", "end")
+
+
+def _batches(
+    tickets: Iterable[Ticket],
+) -> Iterator[tuple[list[dict[str, Any]], list[dict[str, Any]]]]:
+    """Ticket rows and their history rows, a batch at a time."""
     batch: list[dict[str, Any]] = []
+    stories: list[dict[str, Any]] = []
     for i, ticket in enumerate(tickets):
         if not isinstance(ticket, Ticket):
             raise InvalidInput(f"tickets[{i}]", ticket, "expected a Ticket")
         batch.append(dict(zip(CSV_COLUMNS, ticket_row(ticket), strict=True)))
+        if ticket.has_history:
+            stories += (dict(zip(_HISTORY_COLUMNS, r, strict=True)) for r in history_rows(ticket))
         if len(batch) == _BATCH:
-            yield batch
-            batch = []
+            yield batch, stories
+            batch, stories = [], []
     if batch:
-        yield batch
+        yield batch, stories
 
 
 def _conditions(t: Table, query: TicketQuery) -> tuple[list[ColumnElement[bool]], bool]:
