@@ -97,8 +97,15 @@ def check(source: DuckDbSource, account: Account, at: datetime | None) -> None:
         assert sorted(source.tickets(), key=lambda t: t.id) == sorted(items, key=lambda t: t.id)
 
 
+def without_histories(account: Account) -> Account:
+    """The account's tickets without histories: DuckDB sources hold ticket rows only."""
+    directory, drawn, items, at = account
+    plain = [attrs.evolve(t, statuses=(), reopens=()) for t in items]
+    return directory, drawn, plain, at
+
+
 @fewer(2)
-@given(accounts(), st.data())
+@given(accounts().map(without_histories), st.data())
 def test_duckdb_file_push_down_equals_measure(account: Account, data: st.DataObject) -> None:
     at = data.draw(instants(account))
     with scratch() as tmp:
@@ -108,7 +115,7 @@ def test_duckdb_file_push_down_equals_measure(account: Account, data: st.DataObj
 
 
 @fewer(2)
-@given(accounts(), st.data())
+@given(accounts().map(without_histories), st.data())
 def test_parquet_push_down_equals_measure(account: Account, data: st.DataObject) -> None:
     at = data.draw(instants(account))
     items = account[2]
