@@ -45,7 +45,17 @@ from cattrs.errors import (
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn
 
 from ._errors import InvalidInput, ServiceGoalsError
-from .calendar import AccountSettings, Cadence, Milestone, Period, Weekday, date_range, milestones
+from ._validate import whole
+from .calendar import (
+    AccountSettings,
+    Cadence,
+    Milestone,
+    Period,
+    Weekday,
+    date_range,
+    milestones,
+    weekday,
+)
 from .clock import DEFAULT_POLICY, ClockPolicy, Resolution
 from .goals import Contributor, Directory, Goal, NotificationSettings, Target, Team, User
 from .kpis import SERVICE_TEMPLATES, Kpi, Unit, kpi_by_key
@@ -97,7 +107,7 @@ def _str(value: Any, _: Any = None) -> str:
 
 
 def _int(value: Any, _: Any = None) -> int:
-    if not isinstance(value, int) or isinstance(value, bool):
+    if not whole(value):
         raise _Bad(value, "expected an integer")
     return value
 
@@ -189,14 +199,14 @@ _FRACTION = re.compile(r"(-?[0-9]+)(?:/([0-9]+))?")
 
 
 def _fraction(value: Any, _: Any = None) -> Fraction:
-    if isinstance(value, int) and not isinstance(value, bool):
+    if whole(value):
         return Fraction(value)
     pair: tuple[Any, ...] = ()
     if isinstance(value, str) and (found := _FRACTION.fullmatch(value)):
         pair = (int(found[1]), int(found[2] or 1))
     elif isinstance(value, (list, tuple)) and len(value) == 2:
         pair = tuple(value)
-    exact = len(pair) == 2 and all(isinstance(p, int) and not isinstance(p, bool) for p in pair)
+    exact = len(pair) == 2 and all(whole(p) for p in pair)
     if exact and pair[1] > 0:
         return Fraction(pair[0], pair[1])
     raise _Bad(value, "expected an exact number: an integer, 'n/d' or [n, d] with d > 0")
@@ -224,18 +234,19 @@ def _kpi_key(kpi: Kpi) -> str:
 
 
 def _weekday(value: Any, _: Any = None) -> Weekday:
-    if isinstance(value, str) and value.upper() in Weekday.__members__:
-        return Weekday[value.upper()]
-    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 6:
-        return Weekday(value)
-    raise _Bad(value, "expected a weekday name such as 'monday'")
+    if isinstance(value, Weekday):  # plain data holds names and numbers only
+        raise _Bad(value, "expected a weekday name such as 'monday'")
+    try:
+        return weekday(value)
+    except InvalidInput:
+        raise _Bad(value, "expected a weekday name such as 'monday'") from None
 
 
 def _enum_hook(cl: type[enum.Enum]) -> Callable[[Any, Any], enum.Enum]:
     values = {member.value: member for member in cl}
 
     def structure(value: Any, _: Any) -> enum.Enum:
-        if isinstance(value, (str, int)) and not isinstance(value, bool):
+        if isinstance(value, str) or whole(value):
             member = values.get(value)
             if member is not None and type(member.value) is type(value):
                 return member
@@ -387,7 +398,7 @@ def _target_amount(value: Any, unit: Unit) -> int | timedelta:
         if isinstance(value, str):
             raise _Bad(value, "a count goal's target is a whole number of tickets")
         return _int(value)
-    if isinstance(value, int) and not isinstance(value, bool):
+    if whole(value):
         raise _Bad(value, "a duration goal's target is an ISO-8601 duration such as 'PT4H'")
     return _duration(value)
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeGuard, TypeVar
 
 from ._errors import InvalidInput
 
@@ -77,9 +77,14 @@ def identifier(field: str, value: Any, *, optional: bool = False) -> Any:
     return value
 
 
+def whole(value: Any) -> TypeGuard[int]:
+    """True for an int that is not a bool (``True`` is not the number 1 here)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def integer(field: str, value: Any, *, low: int | None = None, high: int | None = None) -> int:
     """Return ``value`` if it is an int (not a bool) within ``[low, high]``."""
-    if not isinstance(value, int) or isinstance(value, bool):
+    if not whole(value):
         raise InvalidInput(field, value, "expected an integer")
     if low is not None and value < low:
         raise InvalidInput(field, value, f"must be at least {low}")
@@ -128,3 +133,70 @@ def from_us(us: int) -> datetime:
 def duration_us(value: timedelta) -> int:
     """A timedelta in whole microseconds, exactly."""
     return value // MICROSECOND
+
+
+# -- validator factories ------------------------------------------------------
+# Composable attrs validators in the style of `attrs.validators`, each raising
+# `InvalidInput` that names the field as users see it ("kpi.unit", not "unit").
+
+#: An attrs validator: ``(instance, attribute, value)``, raising on a bad value.
+Validator = Callable[[Any, Any, Any], None]
+
+
+def require(field: str, value: Any, *kinds: type) -> None:
+    """Raise `InvalidInput` naming ``field`` unless ``value`` is one of ``kinds``."""
+    if not isinstance(value, kinds):
+        wanted = " or ".join(k.__name__ for k in kinds)
+        raise InvalidInput(field, value, f"expected a {wanted}")
+
+
+def instance_of(field: str, *kinds: type) -> Validator:
+    """The value is an instance of one of ``kinds``."""
+
+    def check(instance: Any, attribute: Any, value: Any) -> None:
+        require(field, value, *kinds)
+
+    return check
+
+
+def optional(validator: Validator) -> Validator:
+    """``validator``, or None."""
+
+    def check(instance: Any, attribute: Any, value: Any) -> None:
+        if value is not None:
+            validator(instance, attribute, value)
+
+    return check
+
+
+def in_(field: str, options: Iterable[Any]) -> Validator:
+    """The value is one of ``options``."""
+    allowed = tuple(options)
+
+    def check(instance: Any, attribute: Any, value: Any) -> None:
+        if value not in allowed:
+            listed = ", ".join(repr(o) for o in allowed)
+            raise InvalidInput(field, value, f"expected one of {listed}")
+
+    return check
+
+
+def deep_iterable(field: str, member: Callable[[str, Any], Any]) -> Validator:
+    """Every item passes ``member(f"{field}[i]", item)``, a value check such as `text`."""
+
+    def check(instance: Any, attribute: Any, value: Any) -> None:
+        if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+            raise InvalidInput(field, value, "expected a collection")
+        for i, item in enumerate(value):
+            member(f"{field}[{i}]", item)
+
+    return check
+
+
+def checked(check: Callable[..., Any], field: str, **options: Any) -> Validator:
+    """A value check (`text`, `identifier`, `aware`, `integer`, `flag`) as a validator."""
+
+    def validate(instance: Any, attribute: Any, value: Any) -> None:
+        check(field, value, **options)
+
+    return validate

@@ -18,7 +18,7 @@ import pendulum
 from attrs import field, frozen
 
 from ._errors import InvalidInput
-from ._validate import aware, flag, integer, plain_date, to_us
+from ._validate import aware, flag, integer, plain_date, to_us, whole
 
 __all__ = [
     "MAX_SPAN_YEARS",
@@ -78,14 +78,15 @@ def _timezone_name(value: Any) -> str:
     return value
 
 
-def _weekday(value: Any) -> Weekday:
+def weekday(value: Any, field: str = "week_start") -> Weekday:
+    """A `Weekday` from itself, its number (0 is Monday) or its name in any case."""
     if isinstance(value, Weekday):
         return value
-    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 6:
+    if whole(value) and 0 <= value <= 6:
         return Weekday(value)
     if isinstance(value, str) and value.upper() in Weekday.__members__:
         return Weekday[value.upper()]
-    raise InvalidInput("week_start", value, "expected a Weekday (MONDAY..SUNDAY)")
+    raise InvalidInput(field, value, "expected a Weekday (MONDAY..SUNDAY) or its name")
 
 
 def _start_month(value: Any) -> int:
@@ -98,7 +99,7 @@ class AccountSettings:
 
     timezone: str = field(default="UTC", converter=_timezone_name)
     fiscal_year_start_month: int = field(default=1, converter=_start_month)
-    week_start: Weekday = field(default=Weekday.MONDAY, converter=_weekday)
+    week_start: Weekday = field(default=Weekday.MONDAY, converter=weekday)
 
     @property
     def tz(self) -> tzinfo:

@@ -15,7 +15,7 @@ from typing import Any
 from attrs import field, frozen
 
 from ._errors import InvalidInput
-from ._validate import aware, from_us, text, to_us
+from ._validate import aware, checked, from_us, text, to_us
 from .kpis import Ticket
 from .worktime import CALENDAR, CalendarClock, WorkingClock
 
@@ -81,9 +81,7 @@ class ClockPolicy:
             tickets of that team (its own schedule).
     """
 
-    clock: WorkingClock = field(
-        default=CALENDAR, validator=lambda _, __, v: _clock("clock", v), eq=False
-    )
+    clock: WorkingClock = field(default=CALENDAR, validator=checked(_clock, "clock"), eq=False)
     paused_statuses: frozenset[str] = field(default=frozenset(), converter=_statuses)
     resolution: Resolution = field(default=Resolution.FINAL_CLOSE, validator=_resolution)
     team_clocks: tuple[tuple[str, WorkingClock], ...] = field(

@@ -17,7 +17,7 @@ import attrs
 from attrs import field, frozen
 
 from ._errors import ImmutableField, InvalidInput, NotFound
-from ._validate import aware, by_id, flag, identifier, integer, text
+from ._validate import aware, by_id, checked, flag, identifier, integer, text, whole
 from .calendar import AccountSettings, Cadence, Milestone, Period, _check_span, milestones
 from .clock import DEFAULT_POLICY, ClockPolicy
 from .kpis import Kpi, Unit
@@ -52,12 +52,10 @@ def _team_ids(value: Iterable[str]) -> frozenset[str]:
 class User:
     """A support user.  ``team_ids`` are the teams the user is a member of."""
 
-    id: str = field(validator=lambda _, __, v: identifier("user.id", v))
-    name: str = field(validator=lambda _, __, v: text("user.name", v))
-    email: str | None = field(
-        default=None, validator=lambda _, __, v: text("user.email", v, optional=True)
-    )
-    active: bool = field(default=True, validator=lambda _, __, v: flag("user.active", v))
+    id: str = field(validator=checked(identifier, "user.id"))
+    name: str = field(validator=checked(text, "user.name"))
+    email: str | None = field(default=None, validator=checked(text, "user.email", optional=True))
+    active: bool = field(default=True, validator=checked(flag, "user.active"))
     team_ids: frozenset[str] = field(default=frozenset(), converter=_team_ids)
 
 
@@ -65,10 +63,10 @@ class User:
 class Team:
     """A team; ``parent_id`` makes it a child team of another."""
 
-    id: str = field(validator=lambda _, __, v: identifier("team.id", v))
-    name: str = field(validator=lambda _, __, v: text("team.name", v))
+    id: str = field(validator=checked(identifier, "team.id"))
+    name: str = field(validator=checked(text, "team.name"))
     parent_id: str | None = field(
-        default=None, validator=lambda _, __, v: identifier("team.parent_id", v, optional=True)
+        default=None, validator=checked(identifier, "team.parent_id", optional=True)
     )
 
 
@@ -87,7 +85,7 @@ class Contributor:
     """A reference to the user or team a goal measures."""
 
     kind: ContributorKind = field(validator=lambda _, __, v: _kind(v))
-    id: str = field(validator=lambda _, __, v: identifier("contributor.id", v))
+    id: str = field(validator=checked(identifier, "contributor.id"))
 
     @classmethod
     def user(cls, id: str) -> Contributor:
@@ -197,7 +195,7 @@ class Target:
 
     amount: int | timedelta = field(converter=_amount)
     pipeline: str | None = field(
-        default=None, validator=lambda _, __, v: identifier("target.pipeline", v, optional=True)
+        default=None, validator=checked(identifier, "target.pipeline", optional=True)
     )
 
     @property
@@ -247,14 +245,12 @@ class NotificationSettings:
     has elapsed (see `servicegoals.forecast`).  Both are exact percents.
     """
 
-    on_achieved: bool = field(default=False, validator=lambda _, __, v: flag("on_achieved", v))
-    on_exceeded: bool = field(default=False, validator=lambda _, __, v: flag("on_exceeded", v))
-    on_missed: bool = field(default=False, validator=lambda _, __, v: flag("on_missed", v))
+    on_achieved: bool = field(default=False, validator=checked(flag, "on_achieved"))
+    on_exceeded: bool = field(default=False, validator=checked(flag, "on_exceeded"))
+    on_missed: bool = field(default=False, validator=checked(flag, "on_missed"))
     progress_percents: tuple[int, ...] = field(default=(), converter=_percents)
-    on_milestone_start: bool = field(
-        default=False, validator=lambda _, __, v: flag("on_milestone_start", v)
-    )
-    on_at_risk: bool = field(default=False, validator=lambda _, __, v: flag("on_at_risk", v))
+    on_milestone_start: bool = field(default=False, validator=checked(flag, "on_milestone_start"))
+    on_at_risk: bool = field(default=False, validator=checked(flag, "on_at_risk"))
     at_risk_below_percent: int | Fraction = field(default=100, converter=_below)
     at_risk_after_percent: int | Fraction = field(default=25, converter=_after)
 
@@ -336,7 +332,7 @@ class Goal:
     settings; the constructor checks that every part fits together.
     """
 
-    id: str = field(validator=lambda _, __, v: identifier("id", v))
+    id: str = field(validator=checked(identifier, "id"))
     name: str = field(converter=_name)
     kpi: Kpi
     cadence: Cadence
@@ -347,9 +343,9 @@ class Goal:
     pipelines: frozenset[str] = field(converter=_pipelines)
     targets: tuple[tuple[Target | None, ...], ...] = field(converter=_targets)
     notifications: NotificationSettings
-    created_at: datetime = field(validator=lambda _, __, v: aware("created_at", v))
+    created_at: datetime = field(validator=checked(aware, "created_at"))
     created_by: str | None = field(
-        default=None, validator=lambda _, __, v: identifier("created_by", v, optional=True)
+        default=None, validator=checked(identifier, "created_by", optional=True)
     )
     #: How response and resolution times are timed (see "Ticket histories").
     clock_policy: ClockPolicy = DEFAULT_POLICY
@@ -500,7 +496,7 @@ class Goal:
         return self.contributors[self.contributor_index(contributor_id)]
 
     def _milestone_index(self, index: int) -> int:
-        if isinstance(index, bool) or not isinstance(index, int):  # True is not milestone 1
+        if not whole(index):  # True is not milestone 1
             raise NotFound("milestone_index", index)
         if not 0 <= index < len(self.milestones):
             raise NotFound("milestone_index", index)

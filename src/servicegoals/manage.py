@@ -15,7 +15,7 @@ from typing import Any, NoReturn
 
 from attrs import field, frozen
 
-from ._validate import by_id
+from ._validate import by_id, require, whole
 from .calendar import Cadence, Milestone, Period
 from .errors import InvalidInput, NotFound
 from .goals import (
@@ -38,7 +38,6 @@ from .permissions import (
     authorize,
     check_permission,
 )
-from .permissions import require as _require
 from .status import GoalReport, Progress, Status
 
 __all__ = [
@@ -89,7 +88,7 @@ def create_goal(
     """
     refs = tuple(Contributor.of(c) for c in contributors)
     authorize(actor, account, Action.CREATE, None)  # argument and seat errors first
-    _require("kpi", Kpi, kpi)
+    require("kpi", kpi, Kpi)
     authorize(actor, account, Action.CREATE, GoalShape.planned(kpi, refs))
     return Goal.create(
         id=id,
@@ -237,7 +236,7 @@ def _pipelines(value: Iterable[str]) -> frozenset[str]:
 def _percent(name: str, value: Any) -> Fraction | None:
     if value is None or isinstance(value, Fraction):
         return value
-    if isinstance(value, int) and not isinstance(value, bool):
+    if whole(value):
         return Fraction(value)
     raise InvalidInput(name, value, "expected an int or a Fraction (exact, never a float)")
 
@@ -416,7 +415,7 @@ def select_goals(
     are not listed.  ``directory`` resolves team membership for ``teams``.
     """
     f = GoalFilter() if goal_filter is None else goal_filter
-    _require("goal_filter", GoalFilter, f)
+    require("goal_filter", f, GoalFilter)
     by_goal = _reports_by_goal(reports)
     scope = _Scope.of(f.teams, directory)
     matches = []
@@ -519,7 +518,7 @@ def goal_details(
     check_permission(actor, account, Action.VIEW, goal)
     contributor = goal.contributor(contributor_id)
     if report is not None:
-        _require("report", GoalReport, report)
+        require("report", report, GoalReport)
         if report.goal_id != goal.id:
             raise InvalidInput(
                 "report.goal_id", report.goal_id, f"not a report of goal {goal.id!r}"

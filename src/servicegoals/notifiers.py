@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 
 from ._errors import DeliveryError, InvalidInput
 from ._redact import redact_url, scrub, url_secrets
-from ._validate import aware
+from ._validate import aware, whole
 from .notify import Notification
 
 __all__ = [
@@ -278,7 +278,7 @@ def sign(body: bytes, secret: bytes | str, *, timestamp: int, key: str) -> str:
         timestamp: Unix time in whole seconds.
         key: the idempotency key (the ``X-Servicegoals-Key`` header; no dots).
     """
-    if isinstance(timestamp, bool) or not isinstance(timestamp, int) or timestamp < 0:
+    if not whole(timestamp) or timestamp < 0:
         raise InvalidInput("timestamp", timestamp, "expected Unix time in whole seconds")
     if not isinstance(key, str) or not key or "." in key:
         raise InvalidInput("key", key, "expected a non-empty idempotency key without dots")

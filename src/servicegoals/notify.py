@@ -25,7 +25,7 @@ from typing import Any
 from attrs import field, frozen
 
 from ._errors import InvalidInput
-from ._validate import aware, integer, text, to_us
+from ._validate import aware, checked, integer, text, to_us
 from .forecast import GoalForecast, RowForecast, forecast
 from .goals import ContributorKind, Directory, Goal, User
 from .status import GoalReport, Progress, Status, _check_report_of
@@ -105,19 +105,17 @@ class Notification:
     key (see :func:`notification_key`).
     """
 
-    key: str = field(validator=lambda _, __, v: text("key", v))
-    goal_id: str = field(validator=lambda _, __, v: text("goal_id", v))
-    contributor_id: str = field(validator=lambda _, __, v: text("contributor_id", v))
-    milestone_index: int = field(validator=lambda _, __, v: integer("milestone_index", v, low=0))
+    key: str = field(validator=checked(text, "key"))
+    goal_id: str = field(validator=checked(text, "goal_id"))
+    contributor_id: str = field(validator=checked(text, "contributor_id"))
+    milestone_index: int = field(validator=checked(integer, "milestone_index", low=0))
     event: NotificationEvent = field(converter=_event)
     percent: int | None = field(validator=lambda _, __, v: _optional_percent(v))
-    recipient_id: str = field(validator=lambda _, __, v: text("recipient_id", v))
-    recipient_email: str | None = field(
-        validator=lambda _, __, v: text("recipient_email", v, optional=True)
-    )
-    subject: str = field(validator=lambda _, __, v: text("subject", v))
-    body: str = field(validator=lambda _, __, v: text("body", v))
-    created_at: datetime = field(validator=lambda _, __, v: aware("created_at", v))
+    recipient_id: str = field(validator=checked(text, "recipient_id"))
+    recipient_email: str | None = field(validator=checked(text, "recipient_email", optional=True))
+    subject: str = field(validator=checked(text, "subject"))
+    body: str = field(validator=checked(text, "body"))
+    created_at: datetime = field(validator=checked(aware, "created_at"))
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON-ready wire form (the webhook body; see ``docs/plugins.md``)."""

@@ -28,7 +28,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from attrs import field, frozen
 
-from ._validate import text
+from ._validate import checked, instance_of, optional, require, text
 from .calendar import AccountSettings
 from .errors import InvalidInput, PermissionDenied
 from .goals import Contributor, ContributorKind, Directory, Goal
@@ -88,28 +88,12 @@ class Rule(enum.StrEnum):
     MIXED_CONTRIBUTORS = "mixed_contributors"
 
 
-def require(name: str, kind: type, value: Any) -> None:
-    """Raise `InvalidInput` naming ``name`` unless ``value`` is a ``kind``."""
-    if not isinstance(value, kind):
-        raise InvalidInput(name, value, f"expected a {kind.__name__}")
-
-
-def _is(kind: type, name: str, *, optional: bool = False) -> Any:
-    """An attrs validator: ``value`` is a ``kind`` (or None when optional)."""
-
-    def validate(instance: Any, attribute: Any, value: Any) -> None:
-        if not (optional and value is None):
-            require(name, kind, value)
-
-    return validate
-
-
 @frozen
 class Actor:
     """The user asking, and their seat."""
 
-    user_id: str = field(validator=lambda _, __, v: text("actor.user_id", v))
-    seat: Seat = field(validator=_is(Seat, "actor.seat"))
+    user_id: str = field(validator=checked(text, "actor.user_id"))
+    seat: Seat = field(validator=instance_of("actor.seat", Seat))
 
 
 @frozen
@@ -207,22 +191,24 @@ class Account:
     decides who may do what (the product's rules unless replaced).
     """
 
-    service_plan: Plan = field(validator=_is(Plan, "account.service_plan"))
+    service_plan: Plan = field(validator=instance_of("account.service_plan", Plan))
     sales_plan: Plan | None = field(
-        default=None, validator=_is(Plan, "account.sales_plan", optional=True)
+        default=None, validator=optional(instance_of("account.sales_plan", Plan))
     )
     settings: AccountSettings = field(
-        factory=AccountSettings, validator=_is(AccountSettings, "account.settings")
+        factory=AccountSettings, validator=instance_of("account.settings", AccountSettings)
     )
-    directory: Directory = field(factory=Directory, validator=_is(Directory, "account.directory"))
+    directory: Directory = field(
+        factory=Directory, validator=instance_of("account.directory", Directory)
+    )
     policy: PermissionPolicy = field(factory=ProductTierPolicy, validator=_policy)
 
 
 def authorize(actor: Actor, account: Account, action: Action, goal: GoalShape | None) -> None:
     """Check the arguments, then ask the account's policy."""
-    require("action", Action, action)
-    require("actor", Actor, actor)
-    require("account", Account, account)
+    require("action", action, Action)
+    require("actor", actor, Actor)
+    require("account", account, Account)
     account.policy.check(actor, account, action, goal)
 
 
@@ -235,7 +221,7 @@ def check_permission(
     be); the account's policy decides.
     """
     if goal is not None:
-        require("goal", Goal, goal)
+        require("goal", goal, Goal)
     authorize(actor, account, action, None if goal is None else GoalShape.of(goal))
 
 

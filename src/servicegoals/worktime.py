@@ -32,7 +32,7 @@ from typing import Any, Protocol, runtime_checkable
 from attrs import field, frozen
 
 from ._errors import InvalidInput
-from ._validate import EPOCH, aware, duration_us, from_us, to_us
+from ._validate import EPOCH, aware, duration_us, from_us, to_us, whole
 from .calendar import _timezone_name, _zone
 
 __all__ = [
@@ -470,7 +470,7 @@ class Schedule:
         Raises:
             InvalidInput: a negative duration, or a schedule that never works.
         """
-        if not isinstance(duration_us, int) or isinstance(duration_us, bool) or duration_us < 0:
+        if not whole(duration_us) or duration_us < 0:
             raise InvalidInput("duration", duration_us, "expected a duration of at least zero")
         if duration_us == 0:
             return start_us
