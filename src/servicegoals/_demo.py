@@ -91,7 +91,7 @@ class _Agent:
 class DemoAccount:
     """The sample account: calendar, people, pipelines and goals.
 
-    :meth:`tickets` generates the tickets afresh (and identically) on every call,
+    `tickets` generates the tickets afresh (and identically) on every call,
     so they can be streamed into a store without holding them in memory.
     """
 
@@ -104,12 +104,12 @@ class DemoAccount:
     history: Period
 
     def tickets(self) -> Iterator[Ticket]:
-        """The account's tickets, as they stand at :attr:`as_of`, oldest first."""
+        """The account's tickets, as they stand at `as_of`, oldest first."""
         return _tickets(self)
 
     @property
     def estimated_tickets(self) -> int:
-        """Roughly how many tickets :meth:`tickets` yields (for progress bars)."""
+        """Roughly how many tickets `tickets` yields (for progress bars)."""
         days = self.history.duration.days + 1
         return days * 62
 

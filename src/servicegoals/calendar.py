@@ -41,7 +41,7 @@ _OUTSIDE = "outside the supported calendar (years 1..9999) in this time zone"
 
 
 class Weekday(enum.IntEnum):
-    """Days of the week, numbered as :meth:`datetime.date.weekday` numbers them."""
+    """Days of the week, numbered as `datetime.date.weekday` numbers them."""
 
     MONDAY = 0
     TUESDAY = 1
@@ -138,7 +138,7 @@ class Period:
     def _between(cls, start: datetime, end: datetime) -> Period:
         """A period of UTC instants already known to be ordered, not checked again.
 
-        For :func:`milestones`, whose boundaries come from :func:`day_start` in
+        For [`milestones`][], whose boundaries come from [`day_start`][] in
         increasing order: checking them again costs a sixth of its time.
         """
         period = object.__new__(cls)
@@ -190,7 +190,7 @@ def day_start(day: date, tz: tzinfo) -> datetime:
 
 
 def _start_of(day: date, tz: tzinfo, field: str, value: Any) -> datetime:
-    """:func:`day_start`, blaming ``field`` when the day is beyond the calendar."""
+    """[`day_start`][], blaming ``field`` when the day is beyond the calendar."""
     try:
         return _day_start(day, tz)
     except OverflowError:  # the first or last day of the calendar, east or west of UTC
@@ -354,7 +354,24 @@ def milestones(
 ) -> tuple[Milestone, ...]:
     """The milestones of a goal: the cadence's units that overlap ``span``, clipped.
 
-    They partition ``span`` exactly.  ``CUSTOM`` has one milestone, the span.
+    They partition ``span`` exactly: contiguous, no gaps, no overlaps, the first
+    starting at the span's start and the last ending at its end.
+
+    Args:
+        cadence: the unit: a week from ``settings.week_start``, a calendar
+            month, a quarter, a year; ``CUSTOM`` has one milestone, the span.
+        span: the goal's period; at most 20 years.
+        settings: the account's time zone (boundaries are its local
+            midnights), week start and fiscal year start.
+        align_to_fiscal_year: quarters and years start at the fiscal start
+            month, and labels name fiscal years (``FY2027-Q1``).
+
+    Returns:
+        The milestones in order, indexes from 0, with stable labels.
+
+    Raises:
+        InvalidInput: a wrong argument, a span over 20 years, or a unit
+            boundary outside years 1 to 9999.
     """
     if not isinstance(cadence, Cadence):
         raise InvalidInput("cadence", cadence, "expected a Cadence")

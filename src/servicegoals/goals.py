@@ -2,7 +2,7 @@
 
 Goals are immutable; every edit returns a new goal.  Pipelines cannot change
 after creation and contributors cannot be added: a new team member gets a new
-goal with the same settings (:meth:`Goal.copy_for`).
+goal with the same settings ([`Goal.copy_for`][]).
 """
 
 from __future__ import annotations
@@ -255,7 +255,7 @@ class NotificationSettings:
     at_risk_after_percent: int | Fraction = field(default=25, converter=_after)
 
 
-#: How a target can be given to :meth:`Goal.create`: one amount (or Target) for
+#: How a target can be given to [`Goal.create`][]: one amount (or Target) for
 #: every milestone, or a sequence with one per milestone (None = no target).
 TargetSpec: TypeAlias = int | timedelta | Target | Sequence[int | timedelta | Target | None] | None
 
@@ -328,7 +328,7 @@ class Goal:
 
     ``targets[i][j]`` is the target of ``contributors[i]`` in ``milestones[j]``;
     ``None`` means no target for that milestone (no row in a report).  Build
-    goals with :meth:`create`, which fixes the milestones from the account's
+    goals with [`create`][], which fixes the milestones from the account's
     settings; the constructor checks that every part fits together.
     """
 
@@ -448,8 +448,32 @@ class Goal:
     ) -> Goal:
         """Create a goal, fixing its milestones from the account's ``settings``.
 
-        ``targets`` maps contributor ids to one amount for every milestone or a
-        sequence with one amount (or None) per milestone.
+        Args:
+            id: the goal's id (no NUL, no lone surrogates).
+            name: 1 to 200 characters after stripping.
+            kpi: what is measured, such as `CLOSED_TICKETS`.
+            cadence: how the span splits into milestones.
+            span: the goal's period, usually from `date_range` or `fiscal_year`.
+            settings: the account's calendar, which fixes the milestones now, so
+                that evaluating the goal later needs no settings.
+            contributors: users and teams, each at most once, at least one.
+            targets: contributor id to one amount for every milestone, or a
+                sequence with one amount (or None: no target) per milestone;
+                amounts are positive ints for counts and positive timedeltas
+                for durations, or `Target`s with a pipeline.
+            pipelines: the goal's pipelines (none: every pipeline).
+            align_to_fiscal_year: quarters and years follow the fiscal year.
+            notifications: which events notify contributors (none by default).
+            created_at: when the goal was created (now by default).
+            created_by: who created it.
+            clock_policy: how response and resolution times are timed.
+
+        Returns:
+            The new goal.
+
+        Raises:
+            InvalidInput: any argument is wrong; the error names the field and
+                value (``targets.u7[3]``, ``span``, ``contributors[1].id``).
         """
         ms = milestones(cadence, span, settings, align_to_fiscal_year=align_to_fiscal_year)
         refs = tuple(Contributor.of(c) for c in _items("contributors", contributors))
@@ -593,7 +617,7 @@ class Goal:
         )
 
     def with_contributor(self, contributor: User | Team | Contributor) -> Goal:
-        """Always refused: create a new goal for the new member with :meth:`copy_for`."""
+        """Always refused: create a new goal for the new member with [`copy_for`][]."""
         ref = Contributor.of(contributor)
         raise ImmutableField(
             "contributors",

@@ -83,7 +83,7 @@ def create_goal(
 ) -> Goal:
     """Create a goal with the account's calendar, created by ``actor``.
 
-    The plan rules are checked before the goal is built (see :meth:`Goal.create`
+    The plan rules are checked before the goal is built (see [`Goal.create`][]
     for the arguments).
     """
     refs = tuple(Contributor.of(c) for c in contributors)
@@ -117,7 +117,7 @@ def copy_goal_for(
     targets: TargetSpec = None,
     created_at: datetime | None = None,
 ) -> Goal:
-    """A new goal with ``goal``'s settings for a new team member (see :meth:`Goal.copy_for`).
+    """A new goal with ``goal``'s settings for a new team member (see [`Goal.copy_for`][]).
 
     Contributors cannot be added to a goal; this is how a new member gets one.
     """
@@ -271,7 +271,7 @@ class GoalFilter:
     * ``period``: the row's milestone overlaps this period;
     * ``templates``: the goal's KPI (Kpi objects or template keys);
     * ``name``: a case-insensitive part of the goal's name;
-    * ``cadences``: the goal's duration; ``milestone_types``: see :class:`MilestoneType`;
+    * ``cadences``: the goal's duration; ``milestone_types``: see [`MilestoneType`][];
     * ``users``: rows of these user contributors;
     * ``teams``: rows of these team contributors and their child teams, and, with
       the account's directory, of users who are members of them;
@@ -443,7 +443,7 @@ def list_goals(
     reports: Iterable[GoalReport] = (),
     goal_filter: GoalFilter | None = None,
 ) -> tuple[GoalMatch, ...]:
-    """:func:`select_goals` for ``actor``, with the account's directory (needs a paid seat)."""
+    """[`select_goals`][] for ``actor``, with the account's directory (needs a paid seat)."""
     check_permission(actor, account, Action.LIST)
     return select_goals(goals, reports, goal_filter, directory=account.directory)
 
@@ -550,7 +550,7 @@ def edit_target(
     """Set one contributor's target on one milestone, or on every milestone.
 
     With ``milestone_index`` None, an amount goes on every milestone keeping
-    each cell's pipeline (the product's "apply target"); a :class:`Target`
+    each cell's pipeline (the product's "apply target"); a [`Target`][]
     replaces amount and pipeline everywhere; None removes every target.
     """
     check_permission(actor, account, Action.EDIT, goal)
@@ -579,7 +579,7 @@ def edit_notifications(
 def change_pipelines(
     actor: Actor, account: Account, goal: Goal, pipelines: Iterable[str]
 ) -> NoReturn:
-    """Always refused with :class:`ImmutableField`: pipelines are fixed at creation."""
+    """Always refused with [`ImmutableField`][]: pipelines are fixed at creation."""
     check_permission(actor, account, Action.EDIT, goal)
     goal.with_pipelines(pipelines)
     raise AssertionError("Goal.with_pipelines always raises")  # pragma: no cover
@@ -588,9 +588,9 @@ def change_pipelines(
 def add_contributor(
     actor: Actor, account: Account, goal: Goal, contributor: User | Team | Contributor
 ) -> NoReturn:
-    """Always refused with :class:`ImmutableField` pointing to :meth:`Goal.copy_for`.
+    """Always refused with [`ImmutableField`][] pointing to [`Goal.copy_for`][].
 
-    Use :func:`copy_goal_for` to give a new team member a goal of their own.
+    Use [`copy_goal_for`][] to give a new team member a goal of their own.
     """
     check_permission(actor, account, Action.EDIT, goal)
     goal.with_contributor(contributor)

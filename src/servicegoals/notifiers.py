@@ -1,8 +1,8 @@
-"""Notifiers: deliver one notification each, or raise :class:`DeliveryError`.
+"""Notifiers: deliver one notification each, or raise [`DeliveryError`][].
 
 A notifier does not retry and keeps no state about what it sent: the tracker's
-outbox does that (see :mod:`servicegoals.tracker`).  Raise
-:class:`UndeliverableError` when retrying cannot help (a recipient without an
+outbox does that (see [`servicegoals.tracker`][servicegoals.tracker]).  Raise
+[`UndeliverableError`][] when retrying cannot help (a recipient without an
 e-mail address), so the outbox gives up at once instead of after every attempt.
 """
 
@@ -70,7 +70,16 @@ class Notifier(Protocol):
     class name when it has none); it must stay the same across restarts.
     """
 
-    def send(self, notification: Notification) -> None: ...
+    def send(self, notification: Notification) -> None:
+        """Hand ``notification`` over to the channel, or fail.
+
+        Return only once the channel has accepted it; raise `DeliveryError`
+        (with a message that holds no secret) when it did not, so that the
+        outbox keeps it and retries.  Finish within the tracker's delivery
+        deadline: a late send may still land after the attempt was counted as
+        failed, so receivers deduplicate on ``notification.key``.
+        """
+        ...
 
 
 def _timeout(value: float) -> float:
@@ -131,7 +140,7 @@ def _secret(value: bytes | str) -> bytes:
 
 
 class LoggingNotifier:
-    """Writes each notification to a :mod:`logging` logger (for development and audits)."""
+    """Writes each notification to a `logging` logger (for development and audits)."""
 
     def __init__(
         self,

@@ -1,8 +1,8 @@
 """Planning notifications: the difference between two reports, as messages.
 
-:func:`plan_notifications` is pure.  It compares a goal's previous report with
+[`plan_notifications`][] is pure.  It compares a goal's previous report with
 its current one and returns the notifications the goal's
-:class:`~servicegoals.NotificationSettings` select, each with a stable
+[`NotificationSettings`][servicegoals.goals.NotificationSettings] select, each with a stable
 idempotency key, so that planning the same change twice (two refreshes, two
 trackers) yields the same keys and a store enqueues each one once.
 
@@ -10,7 +10,7 @@ The ``AT_RISK`` event re-arms: a row that recovers and falls again notifies
 again.  Its key therefore also names the report that armed it, the last one in
 which the row was not at risk (see `notification_key`).
 
-Delivery is the notifiers' job (:mod:`servicegoals.notifiers`).
+Delivery is the notifiers' job ([`servicegoals.notifiers`][servicegoals.notifiers]).
 """
 
 from __future__ import annotations
@@ -102,7 +102,7 @@ class Notification:
     ``percent`` is the threshold crossed for ``PROGRESS_CROSSED`` and None for
     the other events.  ``key`` identifies the notification: the same goal,
     contributor, milestone, event, percent and recipient always give the same
-    key (see :func:`notification_key`).
+    key (see [`notification_key`][]).
     """
 
     key: str = field(validator=checked(text, "key"))
@@ -135,7 +135,7 @@ class Notification:
 
     @classmethod
     def from_dict(cls, data: Any) -> Notification:
-        """Read the wire form back; a bad field raises :class:`InvalidInput`."""
+        """Read the wire form back; a bad field raises [`InvalidInput`][]."""
         if not isinstance(data, dict):
             raise InvalidInput("notification", data, "expected a JSON object")
         missing = sorted(_WIRE_FIELDS - data.keys())
@@ -194,7 +194,7 @@ def plan_notifications(
       calculation time, so a row that recovers and falls again notifies again.
 
     A user contributor is the recipient; a team's recipients are the active
-    members of the team and its child teams (:meth:`Directory.members`).
+    members of the team and its child teams ([`Directory.members`][]).
     Inactive or unknown users receive nothing.
     """
     _check_reports(previous, current, goal)

@@ -183,7 +183,15 @@ class TicketQuery:
 class TicketSource(Protocol):
     """Anything that yields tickets for a query (all tickets without one)."""
 
-    def tickets(self, query: TicketQuery | None = None) -> Iterator[Ticket]: ...
+    def tickets(self, query: TicketQuery | None = None) -> Iterator[Ticket]:
+        """The tickets that may match ``query`` (every ticket without one).
+
+        A source may yield more tickets than the query asks for (the measuring
+        loop checks each ticket itself) but never fewer; it may be called more
+        than once, and should stream rather than load everything at once.
+        Raise `DataSourceError` (or `BadRow`) for data it cannot read.
+        """
+        ...
 
 
 @runtime_checkable
@@ -202,7 +210,24 @@ class AggregatingSource(TicketSource, Protocol):
         *,
         directory: Directory | None = None,
         at: datetime | None = None,
-    ) -> dict[CellKey, Measurement]: ...
+    ) -> dict[CellKey, Measurement]:
+        """Every cell of ``goals``, measured where the tickets live.
+
+        Args:
+            goals: the goals whose cells to measure.
+            directory: the team tree (descendant teams count for a team).
+            at: count only events at or before this instant (None: every event).
+
+        Returns:
+            Exactly what `servicegoals.measure` returns over `tickets()`:
+            every cell, zeros included.  A source that cannot compute a goal in
+            its database (a working-time clock, ticket histories) measures it by
+            streaming its own tickets instead.
+
+        Raises:
+            DataSourceError: the data cannot be read.
+        """
+        ...
 
 
 class BadRow(DataSourceError):

@@ -1,8 +1,9 @@
 """Tickets in any database SQLAlchemy speaks, with aggregate push-down.
 
 Needs the extra ``servicegoals[sql]`` (SQLAlchemy 2 and psycopg for
-PostgreSQL).  The table has the same columns as :class:`~servicegoals.SqliteSource`'s
-(instants as BIGINT epoch microseconds); every statement is built with
+PostgreSQL).  The table has the same columns as
+[`SqliteSource`][servicegoals.sources.SqliteSource]'s (instants as BIGINT epoch
+microseconds); every statement is built with
 SQLAlchemy Core and binds its values as parameters.
 """
 
@@ -126,10 +127,10 @@ def _bucket(event: ColumnElement[Any], bounds: tuple[int, ...], first: int, last
 class SqlAlchemySource:
     """Tickets in a table of any SQLAlchemy database, with aggregate push-down.
 
-    ``engine_or_url`` is an :class:`~sqlalchemy.Engine` (yours to dispose) or a
+    ``engine_or_url`` is an `Engine` (yours to dispose) or a
     URL such as ``postgresql+psycopg://user@host/db`` (the source makes the
-    engine and :meth:`close` disposes it).  :meth:`measure` runs one GROUP BY per
-    :class:`~servicegoals.sources.AggregateQuery` of the push-down plan.
+    engine and [`close`][] disposes it).  [`measure`][] runs one GROUP BY per
+    [`AggregateQuery`][servicegoals.sources.AggregateQuery] of the push-down plan.
     """
 
     def __init__(self, engine_or_url: Engine | str | URL, *, table: str = "tickets") -> None:
@@ -297,7 +298,7 @@ class SqlAlchemySource:
         directory: Directory | None = None,
         at: datetime | None = None,
     ) -> dict[CellKey, Measurement]:
-        """What :func:`servicegoals.measure` returns, aggregated in the database."""
+        """What [`measure`][servicegoals.measure.measure] returns, aggregated in the database."""
         goals = tuple(goals)
         plan = PushDownPlan(goals, directory, at=at)
         if plan.streams or self._holds_history():  # time or place tickets in Python
