@@ -36,6 +36,7 @@ __all__ = [
     "Score",
     "Status",
     "evaluate",
+    "reevaluate",
     "score",
 ]
 
@@ -445,12 +446,17 @@ def _report(
     rows: list[Progress],
     contributor_rows: list[Progress],
     milestone_rows: list[Progress],
+    index: dict[RowKey, Progress] | None = None,
 ) -> GoalReport:
-    """The report `evaluate` made: its rows are of the right kinds and unique by construction."""
+    """The report `evaluate` made: its rows are of the right kinds and unique by construction.
+
+    ``index`` is the rows' index when the caller already has it.
+    """
     report: GoalReport = object.__new__(GoalReport)
-    index = {(r.contributor_id, r.milestone_index): r for r in rows}
-    index.update({(r.contributor_id, None): r for r in contributor_rows})
-    index.update({(None, r.milestone_index): r for r in milestone_rows})
+    if index is None:
+        index = {(r.contributor_id, r.milestone_index): r for r in rows}
+        index.update({(r.contributor_id, None): r for r in contributor_rows})
+        index.update({(None, r.milestone_index): r for r in milestone_rows})
     for name, value in (
         ("goal_id", goal.id),
         ("calculated_at", at),
@@ -673,3 +679,97 @@ def evaluate(
         run.pooled((None, j), bounds[j], pool, False) for j, pool in enumerate(totals) if pool.cells
     ]
     return _report(goal, at, rows, contributor_rows, milestone_rows)
+
+
+def reevaluate(
+    base: GoalReport,
+    goal: Goal,
+    measurements: Measurements,
+    touched: Iterable[CellKey],
+    *,
+    previous: GoalReport | None = None,
+    directory: Directory | None = None,
+) -> GoalReport:
+    """``base`` after the measurements of the ``touched`` cells changed.
+
+    ``base`` is `evaluate(goal, old_measurements, at=..., previous=previous,
+    directory=directory)`; the result equals `evaluate(goal, measurements,
+    at=base.calculated_at, previous=previous, directory=directory)`, provided
+    ``measurements`` differs from the old ones only in ``touched`` cells (keys of
+    other goals are ignored).  Only the touched cells' rows and the roll-ups of
+    their contributors and milestones are recalculated; every other row is
+    copied from ``base``, since its inputs are the same.  A refresh at a later
+    instant changes every row (its status and ``calculated_at``): call `evaluate`.
+    """
+    _check_report_of(goal, "base", base)
+    if base.milestones != goal.milestones:
+        raise InvalidInput("base.milestones", len(base.milestones), "not this goal's milestones")
+    if not isinstance(measurements, Mapping):
+        raise InvalidInput("measurements", measurements, "expected a mapping of cell keys")
+    at = base.calculated_at
+    _check_previous(goal, previous, at)
+    if directory is not None and not isinstance(directory, Directory):
+        raise InvalidInput("directory", directory, "expected a Directory or None")
+    mine: dict[str, set[int]] = {}
+    goal_id = goal.id
+    for key in touched:
+        if key[0] == goal_id:
+            mine.setdefault(key[1], set()).add(key[2])
+    if not mine:
+        return base
+
+    run = _Evaluation(goal, measurements, at, previous)
+    bounds = [(m.period.start_us, m.period.end_us) for m in goal.milestones]
+    rows = list(base.rows)
+    contributor_rows = list(base.contributor_rows)
+    index = dict(base._index)
+    # Row positions, from how many targets each contributor has: rows come in
+    # contributor order, milestones ascending; whole-goal rows only for targeted ones.
+    offset = whole_at = 0
+    where: dict[str, tuple[int, int]] = {}
+    for contributor, targets in zip(goal.contributors, goal.targets, strict=True):
+        n = len(targets) - targets.count(None)
+        where[contributor.id] = (offset, whole_at)
+        offset += n
+        whole_at += n > 0
+    milestones: set[int] = set()
+    for contributor, targets in zip(goal.contributors, goal.targets, strict=True):
+        changed = mine.get(contributor.id)
+        if changed is None:
+            continue
+        first, whole = where[contributor.id]
+        inactive = directory is not None and not directory.is_active(contributor)
+        hit = False
+        for j in changed:
+            target = targets[j] if 0 <= j < len(targets) else None
+            if target is None:
+                continue  # untargeted cells have no row
+            row = run.cell(contributor.id, j, bounds[j], _target_us(target), inactive)
+            rows[first + j - targets[:j].count(None)] = row
+            index[(contributor.id, j)] = row
+            milestones.add(j)
+            hit = True
+        if not hit:
+            continue
+        own = _Pool()
+        targeted = [j for j, t in enumerate(targets) if t is not None]
+        for i, j in enumerate(targeted):
+            own.add(_target_us(targets[j]), rows[first + i].measurement)  # type: ignore[arg-type]
+        span = (bounds[targeted[0]][0], bounds[targeted[-1]][1])
+        contributor_rows[whole] = row = run.pooled((contributor.id, None), span, own, inactive)
+        index[(contributor.id, None)] = row
+
+    milestone_rows = list(base.milestone_rows)
+    for position, total in enumerate(milestone_rows):
+        j = _index(total)
+        if j not in milestones:
+            continue
+        pool = _Pool()
+        for contributor, targets in zip(goal.contributors, goal.targets, strict=True):
+            target = targets[j]
+            if target is not None:
+                first = where[contributor.id][0]
+                pool.add(_target_us(target), rows[first + j - targets[:j].count(None)].measurement)
+        milestone_rows[position] = row = run.pooled((None, j), bounds[j], pool, False)
+        index[(None, j)] = row
+    return _report(goal, at, rows, contributor_rows, milestone_rows, index)
