@@ -79,11 +79,12 @@ class IncrementalMeasure(Mapping[CellKey, Measurement]):
     def __len__(self) -> int:
         return sum(len(c.counts) for c in self._by_pair.values())
 
-    def apply(self, changes: Iterable[TicketChange]) -> frozenset[CellKey]:
-        """Apply a batch of changes; return the keys of the cells they reached.
+    def apply(self, changes: Iterable[TicketChange]) -> dict[str, frozenset[CellKey]]:
+        """Apply a batch of changes; return the keys of the cells they reached, by goal id.
 
-        A cell that one change left and another entered is returned although
-        its measurement is back where it was: re-evaluating it is harmless.
+        Pass a goal's keys to `reevaluate`.  A cell that one change left and
+        another entered is returned although its measurement is back where it
+        was: re-evaluating it is harmless.
 
         Raises:
             InvalidInput: a change is not a `TicketChange` of tickets, or an old
@@ -95,7 +96,8 @@ class IncrementalMeasure(Mapping[CellKey, Measurement]):
         index = self._index
         index.accumulate((c.old for c in batch if c.old is not None), -1, touched)
         index.accumulate((c.new for c in batch if c.new is not None), 1, touched)
-        for cells, j in touched:
+        moved = set(touched)  # a cell reached by several tickets, once
+        for cells, j in moved:
             if cells.counts[j] < 0 or (cells.counts[j] == 0 and cells.totals[j] != 0):
                 # Undo the batch, so a bad change leaves the state as it was.
                 index.accumulate((c.new for c in batch if c.new is not None), -1)
@@ -103,7 +105,11 @@ class IncrementalMeasure(Mapping[CellKey, Measurement]):
                 raise InvalidInput(
                     "changes", self._key(cells, j), "an old ticket image was never measured"
                 )
-        return frozenset(self._key(cells, j) for cells, j in touched)
+        by_goal: dict[str, set[CellKey]] = {}
+        for cells, j in moved:
+            key = self._key(cells, j)
+            by_goal.setdefault(key[0], set()).add(key)
+        return {goal_id: frozenset(keys) for goal_id, keys in by_goal.items()}
 
     def _key(self, cells: _Cells, j: int) -> CellKey:
         goal_id, contributor_id = self._keys[id(cells)]
