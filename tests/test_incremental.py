@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from clocks import with_history
 from servicegoals import (
+    AVG_RESOLUTION_TIME,
     CLOSED_TICKETS,
     AccountSettings,
     Cadence,
@@ -26,6 +27,7 @@ from servicegoals import (
     IncrementalMeasure,
     InvalidInput,
     Measurement,
+    Target,
     Ticket,
     TicketChange,
     User,
@@ -83,13 +85,19 @@ def batches(
     return changes
 
 
+def start(scenario: Scenario) -> tuple[IncrementalMeasure, dict[str, Ticket]]:
+    """The scenario's measurer over its tickets, and those tickets by id."""
+    goal_list, ticket_list, directory, at = scenario
+    state = IncrementalMeasure(goal_list, ticket_list, directory=directory, at=at)
+    return state, {t.id: t for t in ticket_list}
+
+
 @given(SCENARIOS, st.data())
 def test_applying_changes_equals_measuring_the_tickets_after_them(
     scenario: Scenario, data: st.DataObject
 ) -> None:
     goal_list, ticket_list, directory, at = scenario
-    state = IncrementalMeasure(goal_list, ticket_list, directory=directory, at=at)
-    current = {t.id: t for t in ticket_list}
+    state, current = start(scenario)
     before = measure(goal_list, ticket_list, directory=directory, at=at)
     assert dict(state) == before
     assert len(state) == len(before)
@@ -108,9 +116,8 @@ def test_applying_changes_equals_measuring_the_tickets_after_them(
 def test_reevaluating_touched_cells_equals_a_full_evaluate(
     scenario: Scenario, data: st.DataObject
 ) -> None:
-    goal_list, ticket_list, directory, at = scenario
-    state = IncrementalMeasure(goal_list, ticket_list, directory=directory, at=at)
-    current = {t.id: t for t in ticket_list}
+    goal_list, _, directory, _ = scenario
+    state, current = start(scenario)
     old = dict(state)
     touched = state.apply(data.draw(batches(goal_list, current, directory)))
     for goal in goal_list:
@@ -218,3 +225,19 @@ def test_reevaluate_refuses_a_report_of_another_goal() -> None:
     base = evaluate(other, {}, at=SPAN.start)
     with raises(InvalidInput, "base.goal_id", "h"):
         reevaluate(base, goal(), {}, [])
+
+
+def test_an_average_left_without_tickets_shows_the_mean_of_targets() -> None:
+    hours = timedelta(hours=1)
+    average = attrs.evolve(
+        goal(), kpi=AVG_RESOLUTION_TIME, targets=((Target(4 * hours),) * 3, (Target(hours),) * 3)
+    )
+    only = ticket("t", "ada", 3)
+    state = IncrementalMeasure([average], [only])
+    when = SPAN.start + timedelta(days=70)
+    base = evaluate(average, state, at=when)
+    assert base.total(0).measurement == Measurement(1, 2 * 24 * 3600 * 10**6)
+    touched = state.apply([TicketChange(only, None)])
+    again = reevaluate(base, average, state, touched["g"])
+    assert again == evaluate(average, state, at=when)
+    assert again.total(0).target == 5 * 3600 * 10**6 // 2  # the plain mean of 4 h and 1 h
