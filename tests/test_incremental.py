@@ -22,6 +22,7 @@ from servicegoals import (
     CLOSED_TICKETS,
     AccountSettings,
     Cadence,
+    ClockPolicy,
     Directory,
     Goal,
     IncrementalMeasure,
@@ -241,3 +242,30 @@ def test_an_average_left_without_tickets_shows_the_mean_of_targets() -> None:
     again = reevaluate(base, average, state, touched["g"])
     assert again == evaluate(average, state, at=when)
     assert again.total(0).target == 5 * 3600 * 10**6 // 2  # the plain mean of 4 h and 1 h
+
+
+class Failing:
+    """A working clock that fails for tickets created at ``SPAN.start`` (wall clock else)."""
+
+    def working_us(self, start_us: int, end_us: int) -> int:
+        if start_us == SPAN.start_us:
+            raise RuntimeError("no schedule for that day")
+        return end_us - start_us
+
+
+def test_a_clock_that_fails_half_way_leaves_the_measurer_refusing_use() -> None:
+    hour = Target(timedelta(hours=1))
+    average = attrs.evolve(
+        goal(),
+        kpi=AVG_RESOLUTION_TIME,
+        clock_policy=ClockPolicy(Failing()),
+        targets=((hour,) * 3,) * 2,
+    )
+    state = IncrementalMeasure([average], [ticket("t", "ada", 3)])
+    assert state[("g", "ada", 0)] == Measurement(1, 2 * 24 * 3600 * 10**6)
+    bad = attrs.evolve(ticket("u", "ada", 4), created_at=SPAN.start)
+    with pytest.raises(RuntimeError, match="no schedule"):
+        state.apply([TicketChange(None, ticket("v", "ada", 5)), TicketChange(None, bad)])
+    for use in (lambda: state[("g", "ada", 0)], lambda: list(state), lambda: state.apply([])):
+        with raises(InvalidInput, "IncrementalMeasure", "RuntimeError: no schedule for that day"):
+            use()

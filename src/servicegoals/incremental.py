@@ -59,8 +59,11 @@ class IncrementalMeasure(Mapping[CellKey, Measurement]):
             for p, c in zip(self._index.plans, self._index.cells, strict=True)
         }
         self._keys = {id(c): pair for pair, c in self._by_pair.items()}
+        #: Why an `apply` stopped half-way (a clock raised), or None.
+        self._broken: str | None = None
 
     def __getitem__(self, key: CellKey) -> Measurement:
+        self._check()
         try:
             cells = self._by_pair[(key[0], key[1])]
             j = key[2]
@@ -71,7 +74,14 @@ class IncrementalMeasure(Mapping[CellKey, Measurement]):
             raise KeyError(key) from None
         return _ZERO if count == 0 else trusted_measurement(count, total)
 
+    def _check(self) -> None:
+        if self._broken is not None:
+            raise InvalidInput(
+                "IncrementalMeasure", self._broken, "an apply failed half-way: measure again"
+            )
+
     def __iter__(self) -> Iterator[CellKey]:
+        self._check()
         for (goal_id, contributor_id), cells in self._by_pair.items():
             for j in range(len(cells.counts)):
                 yield (goal_id, contributor_id, j)
@@ -90,12 +100,22 @@ class IncrementalMeasure(Mapping[CellKey, Measurement]):
             InvalidInput: a change is not a `TicketChange` of tickets, or an old
                 image was never measured and that shows (a cell would go below
                 zero).  Nothing is applied then.
+
+        A working clock that raises stops the batch half-way: the exception
+        passes through and the measurer refuses every later use (`InvalidInput`).
         """
+        self._check()
         batch = _checked(changes)
         touched: list[tuple[_Cells, int]] = []
         index = self._index
-        index.accumulate((c.old for c in batch if c.old is not None), -1, touched)
-        index.accumulate((c.new for c in batch if c.new is not None), 1, touched)
+        try:
+            index.accumulate((c.old for c in batch if c.old is not None), -1, touched)
+            index.accumulate((c.new for c in batch if c.new is not None), 1, touched)
+        except BaseException as exc:
+            # Only a working clock can raise here (the changes were checked), and
+            # what it left half-added cannot be told apart: refuse every later use.
+            self._broken = f"{type(exc).__name__}: {exc}"
+            raise
         moved = set(touched)  # a cell reached by several tickets, once
         for cells, j in moved:
             if cells.counts[j] < 0 or (cells.counts[j] == 0 and cells.totals[j] != 0):
