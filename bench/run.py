@@ -12,6 +12,9 @@
    retention (bench.retention).
 6. Working time: ``Schedule.working_us`` over random spans, against plain
    subtraction and a naive day walk that must agree (figures only).
+7. Incremental refresh: 1,000 changed tickets applied to the measurements of
+   10^5 .. 10^7 tickets of history, then the touched cells re-evaluated; the
+   result must equal a full ``measure`` + ``evaluate`` (bench.incremental).
 
 Each target is printed with PASS or MISS; a MISS is a finding, not a failure.
 ``docs/performance.md`` explains the method and keeps the latest figures.
@@ -62,10 +65,15 @@ class Plan:
     #: Working-time spans timed, and how many of them the naive day walk checks.
     worktime_spans: int = 10**6
     worktime_sample: int = 10_000
+    #: History sizes of the incremental refresh, and the changed tickets applied.
+    incremental_sizes: tuple[int, ...] = (10**5, 10**6, 10**7)
+    incremental_changes: int = 1_000
 
 
 FULL = Plan((10**4, 10**5, 10**6, 10**7), 50, 200, 10**6, 10_000, 3, 10**6, 10**5, 10**5)
-QUICK = Plan((10**3, 10**4), 15, 40, 10**4, 1_000, 1, 10**4, 10**3, 10**4, 10**4, 500)
+QUICK = Plan(
+    (10**3, 10**4), 15, 40, 10**4, 1_000, 1, 10**4, 10**3, 10**4, 10**4, 500, (10**3, 10**4), 100
+)
 
 
 @frozen
@@ -338,8 +346,51 @@ def working_time(plan: Plan, seed: int) -> None:
     say(f"   day walk equal on its sample: yes; {got['holidays']} holidays in 2025-2027")
 
 
+def incremental(plan: Plan, seed: int) -> dict[int, dict[str, Any]]:
+    """Section 7 (bench.incremental); a refresh that differs from a full one fails the run."""
+    say()
+    say(
+        f"7. Incremental refresh: {plan.incremental_changes:,} changed tickets applied to the "
+        f"measurements of a history, then the touched cells re-evaluated (a fresh process each)"
+    )
+    found: dict[int, dict[str, Any]] = {}
+    rows = []
+    for size in plan.incremental_sizes:
+        got = _child(
+            "incremental",
+            size=size,
+            changes=plan.incremental_changes,
+            goals=plan.goals,
+            contributors=plan.contributors,
+            seed=seed,
+        )
+        if not got["equal"]:
+            raise Failed(f"incremental refresh over {size:,} tickets differs from a full one")
+        found[size] = got
+        ms = {k: got[k] * 1000 for k in ("apply_s", "reevaluate_s")}
+        rows.append(
+            (
+                _n(size),
+                _n(got["changes"]),
+                f"{ms['apply_s']:.1f}",
+                f"{ms['reevaluate_s']:.1f}",
+                f"{ms['apply_s'] + ms['reevaluate_s']:.1f}",
+                _n(got["touched"]),
+                "yes",
+            )
+        )
+    table(("history", "changes", "apply ms", "reevaluate ms", "total ms", "cells", "equal"), rows)
+    say("   (equal: the cells to the history's measure moved by the changes, every report")
+    say("   to a full evaluate)")
+    return found
+
+
 def checks(
-    plan: Plan, memory: dict[int, dict[str, Any]], pushed: dict[str, float], goals_per_s: float
+    plan: Plan,
+    memory: dict[int, dict[str, Any]],
+    pushed: dict[str, float],
+    goals_per_s: float,
+    refreshed: dict[int, dict[str, Any]],
 ) -> list[Check]:
     at = memory[plan.judged]
     total = at["measure_s"] + at["evaluate_s"]
@@ -382,6 +433,15 @@ def checks(
             goals_per_s >= 20_000,
             f"{goals_per_s:,.0f} goals/s",
         ),
+        Check(
+            f"incremental refresh of {plan.incremental_changes:,} changed tickets <= 50 ms "
+            "(apply + reevaluate), whatever the history",
+            all(f["apply_s"] + f["reevaluate_s"] <= 0.05 for f in refreshed.values()),
+            ", ".join(
+                f"{(f['apply_s'] + f['reevaluate_s']) * 1000:.1f} ms at {size:,}"
+                for size, f in refreshed.items()
+            ),
+        ),
     ]
 
 
@@ -421,6 +481,7 @@ def main(argv: list[str] | None = None) -> int:
     store_size(args.quick, seed)
     try:
         working_time(plan, seed)
+        refreshed = incremental(plan, seed)
     except Failed as failure:
         say()
         say(f"EQUALITY CHECK FAILED: {failure}")
@@ -429,6 +490,6 @@ def main(argv: list[str] | None = None) -> int:
     say()
     quick = " (quick run: smaller sizes; the targets are judged on a full run)"
     say("Targets" + (quick if args.quick else ""))
-    for check in checks(plan, memory, pushed, goals_per_s):
+    for check in checks(plan, memory, pushed, goals_per_s, refreshed):
         say(f"  {'PASS' if check.met else 'MISS'}  {check.name}: {check.figure}")
     return 0

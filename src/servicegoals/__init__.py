@@ -50,6 +50,7 @@ from .goals import (
     Team,
     User,
 )
+from .incremental import IncrementalMeasure, TicketChange
 from .kpis import (
     AVG_RESOLUTION_TIME,
     AVG_RESPONSE_TIME,
@@ -118,7 +119,16 @@ from .sources import (
     TicketQuery,
     TicketSource,
 )
-from .status import FrozenReason, GoalReport, Progress, Score, Status, evaluate, score
+from .status import (
+    FrozenReason,
+    GoalReport,
+    Progress,
+    Score,
+    Status,
+    evaluate,
+    reevaluate,
+    score,
+)
 from .stores import Claim, InMemoryStore, OutboxEntry, OutboxState, Retention, SqliteStore, Store
 from .tracker import DeliverySummary, DeliveryTimeout, RefreshSummary, Tracker
 from .worktime import ALL_DAY, CLOSED, Holidays, Schedule, Slot
@@ -169,6 +179,7 @@ __all__ = [
     "ImmutableField",
     "InMemorySource",
     "InMemoryStore",
+    "IncrementalMeasure",
     "InvalidInput",
     "Kpi",
     "LoggingNotifier",
@@ -213,6 +224,7 @@ __all__ = [
     "Target",
     "Team",
     "Ticket",
+    "TicketChange",
     "TicketEvent",
     "TicketQuery",
     "TicketSource",
@@ -252,6 +264,7 @@ __all__ = [
     "pace_text",
     "plan_cells",
     "plan_notifications",
+    "reevaluate",
     "rename_goal",
     "report_data",
     "report_records",

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import enum
 import functools
+import itertools
 import math
+import operator
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
@@ -26,7 +28,7 @@ from ._validate import aware, duration_us, integer, text, to_us
 from .calendar import Milestone
 from .goals import Directory, Goal, Target
 from .kpis import Direction, Kpi, Measurement, Unit
-from .measure import CellKey, Measurements
+from .measure import CellKey, Measurements, trusted_measurement
 
 __all__ = [
     "Amount",
@@ -36,6 +38,7 @@ __all__ = [
     "Score",
     "Status",
     "evaluate",
+    "reevaluate",
     "score",
 ]
 
@@ -253,7 +256,8 @@ class _Pool:
         self.total += measured.total
 
     def measurement(self) -> Measurement:
-        return Measurement(self.count, self.total)
+        # Sums of valid measurements are valid: no validators to run again.
+        return trusted_measurement(self.count, self.total)
 
     def scored(self, kpi: Kpi, measured: Measurement, ratio: Ratio) -> Scored:
         return _scored(kpi, self.cells, self.target, self.allowed, measured, ratio)
@@ -445,12 +449,17 @@ def _report(
     rows: list[Progress],
     contributor_rows: list[Progress],
     milestone_rows: list[Progress],
+    index: dict[RowKey, Progress] | None = None,
 ) -> GoalReport:
-    """The report `evaluate` made: its rows are of the right kinds and unique by construction."""
+    """The report `evaluate` made: its rows are of the right kinds and unique by construction.
+
+    ``index`` is the rows' index when the caller already has it.
+    """
     report: GoalReport = object.__new__(GoalReport)
-    index = {(r.contributor_id, r.milestone_index): r for r in rows}
-    index.update({(r.contributor_id, None): r for r in contributor_rows})
-    index.update({(None, r.milestone_index): r for r in milestone_rows})
+    if index is None:
+        index = {(r.contributor_id, r.milestone_index): r for r in rows}
+        index.update({(r.contributor_id, None): r for r in contributor_rows})
+        index.update({(None, r.milestone_index): r for r in milestone_rows})
     for name, value in (
         ("goal_id", goal.id),
         ("calculated_at", at),
@@ -673,3 +682,144 @@ def evaluate(
         run.pooled((None, j), bounds[j], pool, False) for j, pool in enumerate(totals) if pool.cells
     ]
     return _report(goal, at, rows, contributor_rows, milestone_rows)
+
+
+def reevaluate(
+    base: GoalReport,
+    goal: Goal,
+    measurements: Measurements,
+    touched: Iterable[CellKey],
+    *,
+    previous: GoalReport | None = None,
+    directory: Directory | None = None,
+) -> GoalReport:
+    """``base`` after the measurements of the ``touched`` cells changed.
+
+    ``base`` is `evaluate(goal, old_measurements, at=..., previous=previous,
+    directory=directory)`; the result equals `evaluate(goal, measurements,
+    at=base.calculated_at, previous=previous, directory=directory)`, provided
+    ``measurements`` differs from the old ones only in ``touched`` cells (keys of
+    other goals are ignored; `IncrementalMeasure.apply` returns them by goal).
+    Only the touched cells' rows and the roll-ups of their contributors and
+    milestones are recalculated; every other row is copied from ``base``, since
+    its inputs are the same.  A refresh at a later instant changes every row
+    (its status and ``calculated_at``): call `evaluate` for that.
+    """
+    _check_report_of(goal, "base", base)
+    if base.milestones != goal.milestones:
+        raise InvalidInput("base.milestones", len(base.milestones), "not this goal's milestones")
+    if not isinstance(measurements, Mapping):
+        raise InvalidInput("measurements", measurements, "expected a mapping of cell keys")
+    at = base.calculated_at
+    _check_previous(goal, previous, at)
+    if directory is not None and not isinstance(directory, Directory):
+        raise InvalidInput("directory", directory, "expected a Directory or None")
+    mine: dict[str, set[int]] = {}
+    goal_id = goal.id
+    for key in touched:
+        if key[0] == goal_id:
+            mine.setdefault(key[1], set()).add(key[2])
+    if not mine:
+        return base
+
+    run = _Evaluation(goal, measurements, at, previous)
+    bounds = [(m.period.start_us, m.period.end_us) for m in goal.milestones]
+    rows = list(base.rows)
+    contributor_rows = list(base.contributor_rows)
+    index = dict(base._index)
+    # Row positions, from how many targets each contributor has: rows come in
+    # contributor order, milestones ascending; whole-goal rows only for targeted ones.
+    offset = whole_at = 0
+    where: dict[str, tuple[int, int]] = {}
+    for contributor, targets in zip(goal.contributors, goal.targets, strict=True):
+        n = _targeted(targets)
+        where[contributor.id] = (offset, whole_at)
+        offset += n
+        whole_at += n > 0
+    kpi = goal.kpi
+    # Roll-ups move by the touched rows' differences (see `_moved`).
+    moves: dict[int, _Pool] = {}
+    for contributor, targets in zip(goal.contributors, goal.targets, strict=True):
+        changed = mine.get(contributor.id)
+        if changed is None:
+            continue
+        first, whole = where[contributor.id]
+        inactive = directory is not None and not directory.is_active(contributor)
+        own = _Pool()
+        targeted = [j for j, t in enumerate(targets) if t is not None]
+        rank = {j: i for i, j in enumerate(targeted)}
+        for j in changed:
+            i = rank.get(j)
+            if i is None:
+                continue  # untargeted cells have no row
+            amount = _target_us(targets[j])  # type: ignore[arg-type]
+            position = first + i
+            before = rows[position].measurement
+            rows[position] = row = run.cell(contributor.id, j, bounds[j], amount, inactive)
+            index[(contributor.id, j)] = row
+            _shift(own, amount, before, row.measurement)
+            _shift(moves.setdefault(j, _Pool()), amount, before, row.measurement)
+        if not own.cells:
+            continue
+        pool = _moved(kpi, contributor_rows[whole], own)
+        if pool is None:
+            pool = _Pool()
+            for i, j in enumerate(targeted):
+                pool.add(_target_us(targets[j]), rows[first + i].measurement)  # type: ignore[arg-type]
+        span = (bounds[targeted[0]][0], bounds[targeted[-1]][1])
+        contributor_rows[whole] = row = run.pooled((contributor.id, None), span, pool, inactive)
+        index[(contributor.id, None)] = row
+
+    milestone_rows = list(base.milestone_rows)
+    for position, total in enumerate(milestone_rows):
+        j = _index(total)
+        move = moves.get(j)
+        if move is None:
+            continue
+        pool = _moved(kpi, total, move)
+        if pool is None:
+            pool = _Pool()
+            for contributor, targets in zip(goal.contributors, goal.targets, strict=True):
+                target = targets[j]
+                if target is not None:
+                    first = where[contributor.id][0]
+                    row = rows[first + _targeted(targets[:j])]
+                    pool.add(_target_us(target), row.measurement)
+        milestone_rows[position] = row = run.pooled((None, j), bounds[j], pool, False)
+        index[(None, j)] = row
+    return _report(goal, at, rows, contributor_rows, milestone_rows, index)
+
+
+def _targeted(targets: Sequence[Target | None]) -> int:
+    """How many of ``targets`` are set (by identity: `tuple.count` calls `Target.__eq__`)."""
+    return sum(map(operator.is_not, targets, itertools.repeat(None)))
+
+
+def _shift(move: _Pool, target: int, before: Measurement, after: Measurement) -> None:
+    """Add to ``move`` how one cell's measurement moved; ``cells`` counts the cells."""
+    n = after.count - before.count
+    move.cells += 1
+    move.count += n
+    move.total += after.total - before.total
+    move.allowed += target * n
+
+
+def _moved(kpi: Kpi, row: Progress, move: _Pool) -> _Pool | None:
+    """The pool of roll-up ``row`` moved by ``move``, or None when it needs every cell.
+
+    A roll-up row shows its pool's measurement and pooled target, so the sums
+    `_scored` reads come back from it: Σ target for counts (Σ target·count is
+    unused), Σ target·count = target × count for averages.  An average left
+    without tickets shows the plain mean of targets, which needs every cell.
+    """
+    measured = row.measurement
+    pool = _Pool()
+    pool.count = measured.count + move.count
+    pool.total = measured.total + move.total
+    if kpi.unit is Unit.COUNT:
+        pool.target = int(row.target)  # Σ target; `cells` is read only by averages
+        return pool
+    if pool.count == 0:
+        return None
+    pool.allowed = int(row.target * measured.count) + move.allowed
+    return pool
