@@ -36,7 +36,8 @@ def test_quick_run_prints_every_section_and_target() -> None:
     assert re.search(r"^\s+1,000\s.*\syes$", out, re.MULTILINE)
     assert re.search(r"^\s+10,000\s.*\syes$", out, re.MULTILINE)
     assert "7. Incremental refresh" in out
-    assert len(re.findall(r"^  (PASS|MISS)  ", out, re.MULTILINE)) == 7
+    assert "8. Clock policy" in out
+    assert len(re.findall(r"^  (PASS|MISS)  ", out, re.MULTILINE)) == 8
 
 
 def test_equality_check_names_the_cells_that_differ() -> None:

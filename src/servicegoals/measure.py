@@ -193,6 +193,9 @@ class _Index:
                 responded = ticket.first_response_us
                 pipeline = ticket.pipeline
                 reopened = ticket.reopens_us  # empty for almost every ticket
+                # A ticket's working time to one instant under one policy is the
+                # same for every cell that asks: time it once (policies by identity).
+                timed: dict[tuple[int, int], int] | None = None
                 for cell in hits:
                     if not cell.closed:
                         when = responded
@@ -216,7 +219,13 @@ class _Index:
                         if cell.wall:
                             cell.totals[j] += sign * (when - ticket.created_us)
                         else:
-                            cell.totals[j] += sign * working_us(ticket, cell.policy, when)
+                            if timed is None:
+                                timed = {}
+                            key = (id(cell.policy), when)
+                            spent = timed.get(key)
+                            if spent is None:
+                                spent = timed[key] = working_us(ticket, cell.policy, when)
+                            cell.totals[j] += sign * spent
                     if touched is not None:
                         touched.append((cell, j))
         except AttributeError:
