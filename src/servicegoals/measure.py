@@ -157,7 +157,16 @@ def measure(
     not happened (None: every event known).
     """
     limit = as_of_limit(at)
+    goals = tuple(goals) if isinstance(goals, Iterable) else goals
     plans = plan_cells(goals, directory)
+    custom = [g for g in goals if not g.kpi.fast]
+    if custom:  # custom KPIs take the general path, fed by this same pass
+        from .kpi_engine import KpiEngine
+
+        ids = {g.id for g in custom}
+        engine = KpiEngine(custom, [p for p in plans if p.goal_id in ids], limit)
+        plans = tuple(p for p in plans if p.goal_id not in ids)
+        tickets = engine.tap(tickets)
     cells = [_Cells(p, limit) for p in plans]
     by_owner: dict[str | None, list[_Cells]] = {}
     by_team: dict[str | None, list[_Cells]] = {}
@@ -221,4 +230,6 @@ def measure(
     for plan, cell in zip(plans, cells, strict=True):
         for j, (count, total) in enumerate(zip(cell.counts, cell.totals, strict=True)):
             result[plan.key(j)] = Measurement(count, total)
+    if custom:
+        result.update(engine.result())
     return result

@@ -734,10 +734,14 @@ class PushDownPlan:
         at: datetime | None = None,
     ) -> None:
         limit = as_of_limit(at)
+        goals = tuple(goals) if isinstance(goals, Iterable) else goals
         self._plans = plan_cells(goals, directory)
-        #: True when a goal's clock is not wall-clock time: SQL cannot time
-        #: its tickets, so the source measures them by streaming instead.
-        self.streams = any(not plan.policy.calendar for plan in self._plans)
+        #: True when a goal's clock is not wall-clock time, or its KPI is a custom
+        #: one: SQL cannot time or aggregate its tickets yet, so the source
+        #: measures them by streaming instead.
+        self.streams = any(not plan.policy.calendar for plan in self._plans) or any(
+            not g.kpi.fast for g in goals
+        )
         # key: (column, event, bounds, varies, the one pipeline set when it does not)
         groups: dict[tuple[Any, ...], list[int]] = {}
         for p, plan in enumerate(self._plans):
