@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from datetime import UTC, date, datetime, timedelta
 from fractions import Fraction
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,7 +24,9 @@ from servicegoals import (
     Aggregation,
     Cadence,
     Contribution,
+    CsvSource,
     Direction,
+    ForecastMethod,
     Goal,
     InvalidInput,
     Kpi,
@@ -36,10 +39,13 @@ from servicegoals import (
     User,
     date_range,
     evaluate,
+    forecast,
     measure,
     score,
 )
-from servicegoals._convert import goal_from_dict, goal_to_dict
+from servicegoals._convert import goal_from_dict, goal_to_dict, report_from_dict, report_to_dict
+from servicegoals.export import amount_text, report_records
+from servicegoals.htmlreport import render_html
 from servicegoals.sources import PushDownPlan
 from servicegoals.testing import raises
 
@@ -229,3 +235,64 @@ def test_custom_kpis_round_trip_through_goal_files_by_value() -> None:
 def test_push_down_streams_custom_kpis() -> None:
     assert not PushDownPlan([_goal(CLOSED_TICKETS, 3)]).streams
     assert PushDownPlan([_goal(P90, timedelta(hours=1))]).streams
+
+
+def test_forecasts_scale_sums_and_keep_other_values() -> None:
+    refunds = Kpi(
+        "refunds",
+        "Refunded cents",
+        Unit.COUNT,
+        Direction.HIGHER_IS_BETTER,
+        TicketEvent.CREATED,
+        Contribution.PROPERTY,
+        Aggregation.SUM,
+        value_property="refund",
+    )
+    paid = [Ticket("a", START, "s", owner_id="u1", properties={"refund": 10})]
+    mid = datetime(2026, 1, 16, 12, tzinfo=UTC)  # half of January
+    summed = _goal(refunds, 40)
+    projected = forecast(summed, evaluate(summed, measure([summed], paid), at=mid)).rows[0]
+    assert projected.method is ForecastMethod.ELAPSED_SHARE
+    assert projected.value == 20
+    p90 = _goal(P90, timedelta(hours=1))
+    report = evaluate(p90, measure([p90], _answered([30])), at=mid)
+    current = forecast(p90, report).rows[0]
+    assert current.method is ForecastMethod.CURRENT_VALUE
+    assert current.value == 30 * 60_000_000
+
+
+def test_custom_reports_export_render_and_round_trip() -> None:
+    goal = _goal(RESPONDED_WITHIN_TARGET, 90)
+    report = evaluate(
+        goal, measure([goal], _answered([30, 150])), at=datetime(2026, 4, 1, tzinfo=UTC)
+    )
+    record = report_records(goal, report)[0]
+    assert (record["unit"], record["value_exact"], record["status"]) == ("percent", "50", "missed")
+    assert amount_text(goal, report.rows[0].value) == "50.0%"
+    assert "Tickets answered within target" in render_html(
+        [(goal, report)], at=report.calculated_at
+    )
+    assert report_from_dict(report_to_dict(report)) == report
+    p90 = _goal(P90, timedelta(hours=1))
+    kept = evaluate(p90, measure([p90], _answered([5, 9])), at=START)
+    assert report_from_dict(report_to_dict(kept)).rows[0].measurement.values == (
+        300_000_000,
+        540_000_000,
+    )
+
+
+def test_csv_columns_beyond_the_known_ones_become_properties(tmp_path: Path) -> None:
+    path = tmp_path / "tickets.csv"
+    path.write_text(
+        "id,created_at,pipeline,owner_id,team_id,first_response_at,closed_at,"
+        "refund,channel,due\n"
+        "t1,2026-01-02T09:00:00+00:00,support,u1,,,,250,email,2026-01-03T09:00:00+00:00\n"
+        "t2,2026-01-02T09:00:00+00:00,support,u1,,,,,007,\n"
+    )
+    first, second = CsvSource(path, properties=True).tickets()
+    assert dict(first.properties) == {
+        "refund": 250,
+        "channel": "email",
+        "due": datetime(2026, 1, 3, 9, tzinfo=UTC),
+    }
+    assert dict(second.properties) == {"channel": "007"}

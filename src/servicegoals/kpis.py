@@ -399,7 +399,12 @@ def _reopens(value: Any) -> tuple[Reopen, ...]:
 PropertyValue = str | int | datetime
 
 
+_NO_PROPERTIES: Mapping[str, PropertyValue] = MappingProxyType({})
+
+
 def _properties(value: Any) -> Mapping[str, PropertyValue]:
+    if type(value) is dict and not value:
+        return _NO_PROPERTIES  # the usual ticket: one shared empty mapping
     if not isinstance(value, Mapping):
         raise InvalidInput("properties", value, "expected a mapping of property name to value")
     found: dict[str, PropertyValue] = {}

@@ -322,10 +322,12 @@ def _path(value: Any) -> Path:
 class CsvSource:
     """Tickets read from a CSV file, streamed row by row.
 
-    The header names the columns of :data:`CSV_COLUMNS` in any order (other
-    columns are ignored).  Instants are ISO-8601 with a UTC offset; an empty cell
-    is None.  A bad row raises :class:`BadRow` naming the file, line, column and
-    value; with ``on_error="skip"`` it is skipped instead and recorded in
+    The header names the columns of :data:`CSV_COLUMNS` in any order; other
+    columns are ignored, or with ``properties=True`` become `Ticket.properties` (a
+    canonical int cell as an int, an ISO-8601 instant with an offset as a datetime,
+    other text as text, an empty cell absent).  Instants are ISO-8601 with a UTC
+    offset; an empty cell is None.  A bad row raises :class:`BadRow` naming the
+    file, line, column and value; with ``on_error="skip"`` it is skipped instead and recorded in
     :attr:`skipped` as ``(line, message)``, never dropped silently.
 
     ``history`` is an optional second CSV file of ticket histories
@@ -339,12 +341,14 @@ class CsvSource:
         *,
         on_error: OnError = "raise",
         history: str | os.PathLike[str] | None = None,
+        properties: bool = False,
     ) -> None:
         if on_error not in ("raise", "skip"):
             raise InvalidInput("on_error", on_error, "expected 'raise' or 'skip'")
         self.path = _path(path)
         self.history = None if history is None else _path(history)
         self.on_error: OnError = on_error
+        self.properties = properties
         #: ``(line, message)`` of every row the latest read skipped.
         self.skipped: list[tuple[int, str]] = []
         with self._open() as handle:  # fail early on a missing file or a bad header
@@ -462,9 +466,11 @@ class CsvSource:
             place = f"ticket {ticket.id!r} (line {line})"
             raise BadRow(str(self.history), place, exc.field, exc.value, exc.reason) from None
 
-    def _columns(self, handle: TextIO) -> tuple[Any, list[tuple[int, str]], int, list[int]]:
-        """A reader past the header, its list of too-long lines, the header's width
-        and where each of `CSV_COLUMNS` is."""
+    def _columns(
+        self, handle: TextIO
+    ) -> tuple[Any, list[tuple[int, str]], int, list[int], list[tuple[int, str]]]:
+        """A reader past the header, its list of too-long lines, the header's width,
+        where each of `CSV_COLUMNS` is and the other columns (ticket properties)."""
         too_long: list[tuple[int, str]] = []
         reader = csv.reader(_capped_lines(handle, too_long))
         try:
@@ -491,7 +497,13 @@ class CsvSource:
                 header,
                 f"the header lacks the column(s) {', '.join(missing)}",
             )
-        return reader, too_long, len(header), [names.index(c) for c in CSV_COLUMNS]
+        where = [names.index(c) for c in CSV_COLUMNS]
+        extras = [
+            (i, name)
+            for i, name in enumerate(names)
+            if self.properties and name and name not in CSV_COLUMNS
+        ]
+        return reader, too_long, len(header), where, extras
 
     def tickets(self, query: TicketQuery | None = None) -> Iterator[Ticket]:
         """Read the file once, yielding the tickets that match ``query``.
@@ -503,7 +515,7 @@ class CsvSource:
         source = str(self.path)
         histories = self._histories()
         with self._open() as handle:
-            reader, too_long, width, where = self._columns(handle)
+            reader, too_long, width, where, extras = self._columns(handle)
             line = reader.line_num
             while True:
                 start = line + 1
@@ -524,7 +536,12 @@ class CsvSource:
                             record,
                             f"expected {width} fields like the header, found {len(record)}",
                         )
-                    ticket = _csv_ticket(source, start, [record[i] for i in where])
+                    ticket = _csv_ticket(
+                        source,
+                        start,
+                        [record[i] for i in where],
+                        [(name, record[i]) for i, name in extras],
+                    )
                     if ticket.id in histories:
                         ticket = self._with_history(ticket, histories)
                 except csv.Error as exc:
@@ -647,7 +664,23 @@ def _csv_instant(source: str, place: str, column: str, raw: str) -> datetime | N
     return value
 
 
-def _csv_ticket(source: str, line: int, values: list[str]) -> Ticket:
+_CSV_INT = re.compile(r"-?(0|[1-9][0-9]*)")
+
+
+def _csv_property(raw: str) -> str | int | datetime:
+    """A property cell: a canonical int, an ISO-8601 instant with an offset, else text."""
+    if _CSV_INT.fullmatch(raw):
+        return int(raw)
+    try:
+        value = datetime.fromisoformat(raw)
+    except ValueError:
+        return raw
+    return value if value.utcoffset() is not None else raw
+
+
+def _csv_ticket(
+    source: str, line: int, values: list[str], extra: Sequence[tuple[str, str]] = ()
+) -> Ticket:
     place = f"line {line}"
     converted: list[Any] = []
     for column, raw in zip(CSV_COLUMNS, values, strict=True):
@@ -664,7 +697,10 @@ def _csv_ticket(source: str, line: int, values: list[str]) -> Ticket:
             )
         converted.append(raw or None)
     try:
-        return Ticket(*converted)
+        properties = {name: _csv_property(raw) for name, raw in extra if raw}
+        if not properties:
+            return Ticket(*converted)
+        return Ticket(**dict(zip(CSV_COLUMNS, converted, strict=True)), properties=properties)
     except InvalidInput as exc:
         raw = values[CSV_COLUMNS.index(exc.field)] if exc.field in CSV_COLUMNS else exc.value
         raise BadRow(source, place, exc.field, raw, exc.reason) from None
