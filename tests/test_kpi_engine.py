@@ -133,7 +133,19 @@ def test_share_within_threshold_is_count_within_over_count(values: list[int]) ->
 
 @given(st.lists(minutes, min_size=1, max_size=4))
 def test_pooled_roll_ups_equal_the_kpi_on_the_union_of_tickets(parts: list[list[int]]) -> None:
-    for kpi in (P90, RESPONDED_WITHIN_TARGET, MEDIAN_RESPONSE_TIME):
+    extremes = [
+        Kpi(
+            agg.value,
+            agg.value,
+            Unit.DURATION,
+            Direction.LOWER_IS_BETTER,
+            TicketEvent.FIRST_RESPONSE,
+            Contribution.DURATION,
+            agg,
+        )
+        for agg in (Aggregation.MINIMUM, Aggregation.MAXIMUM, Aggregation.SUM)
+    ]
+    for kpi in (P90, RESPONDED_WITHIN_TARGET, MEDIAN_RESPONSE_TIME, *extremes):
         share = kpi.unit is Unit.PERCENT
         target = 90 if share else HOUR
         goal = _goal(kpi, 90 if share else timedelta(hours=1))
@@ -141,6 +153,10 @@ def test_pooled_roll_ups_equal_the_kpi_on_the_union_of_tickets(parts: list[list[
         union = measure([goal], _answered([m for p in parts for m in p]))[("g", "u1", 0)]
         pooled = score(kpi, cells)
         assert pooled.measurement == union
+        every = [m * 60_000_000 for p in parts for m in p]
+        expected = {Aggregation.MINIMUM: min(every), Aggregation.MAXIMUM: max(every)}
+        if kpi.aggregation in expected:
+            assert pooled.value == expected[kpi.aggregation]
         assert pooled.value == score(kpi, [(target, union)]).value
 
 
@@ -296,3 +312,19 @@ def test_csv_columns_beyond_the_known_ones_become_properties(tmp_path: Path) -> 
         "due": datetime(2026, 1, 3, 9, tzinfo=UTC),
     }
     assert dict(second.properties) == {"channel": "007"}
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "value"),
+    [
+        ({"percentile": 0}, "goal.kpi.percentile", 0),
+        ({"colour": "red"}, "goal.kpi.colour", "colour"),
+        ({"aggregation": "median"}, "goal.kpi.aggregation", "median"),
+    ],
+)
+def test_bad_kpi_tables_in_goal_files_are_located(
+    changes: dict[str, Any], field: str, value: object
+) -> None:
+    data = goal_to_dict(_goal(P90, timedelta(hours=1)))
+    with raises(InvalidInput, field, value):
+        goal_from_dict({**data, "kpi": {**data["kpi"], **changes}})

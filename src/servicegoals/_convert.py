@@ -266,8 +266,11 @@ def _kpi(value: Any, _: Any = None) -> Kpi:
         got = _fields(value, Kpi, _KPI_FIELDS)
         try:
             return Kpi(**got)
-        except InvalidInput as exc:
-            raise _Bad(exc.value, f"{exc.field}: {exc.reason}") from None
+        except InvalidInput as exc:  # located at the KPI field it names
+            name = exc.field.removeprefix("kpi.").split("[")[0]
+            note = AttributeValidationNote(f"@ attribute {name}", name, Kpi)
+            bad = _note(_Bad(exc.value, exc.reason), note)
+            raise ClassValidationError("While structuring Kpi", [bad], Kpi) from None
     try:
         return kpi_by_key(_str(value))
     except InvalidInput as exc:

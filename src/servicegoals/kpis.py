@@ -564,6 +564,14 @@ def _within(instance: Any, attribute: Any, value: Any) -> None:
     integer("within", value, low=0, high=instance.count)
 
 
+def _optional_int(name: str) -> Any:
+    def check(instance: Any, attribute: Any, value: Any) -> None:
+        if value is not None:
+            integer(name, value)
+
+    return check
+
+
 def _values(instance: Any, attribute: Any, value: Any) -> None:
     if value is None:
         return
@@ -588,8 +596,8 @@ class Measurement:
     count: int = field(default=0, validator=_count("count"))
     total: int = field(default=0, validator=_count("total"))
     within: int = field(default=0, validator=_within)
-    low: int | None = None
-    high: int | None = None
+    low: int | None = field(default=None, validator=_optional_int("low"))
+    high: int | None = field(default=None, validator=_optional_int("high"))
     values: tuple[int, ...] | None = field(default=None, validator=_values)
 
     def __repr__(self) -> str:
