@@ -32,6 +32,7 @@ from servicegoals import (
     Kpi,
     Measurement,
     Reopen,
+    SqliteSource,
     Status,
     Ticket,
     TicketEvent,
@@ -328,3 +329,31 @@ def test_bad_kpi_tables_in_goal_files_are_located(
     data = goal_to_dict(_goal(P90, timedelta(hours=1)))
     with raises(InvalidInput, field, value):
         goal_from_dict({**data, "kpi": {**data["kpi"], **changes}})
+
+
+def test_sqlite_sources_stream_custom_kpis_exactly(tmp_path: Path) -> None:
+    day = timedelta(days=1)
+    tickets = [
+        Ticket("open", START, "s", owner_id="u1"),  # only its creation is in the span
+        Ticket(
+            "again",
+            START - 40 * day,
+            "s",
+            owner_id="u1",
+            closed_at=START + 50 * day,
+            reopens=[Reopen(START - 30 * day, START + 2 * day)],
+        ),
+        *_answered([10, 200]),
+    ]
+    SqliteSource.create(tmp_path / "t.db").add_tickets(tickets)
+    goals = [
+        _goal(TICKETS_CREATED, 2, "c"),
+        _goal(MEDIAN_RESPONSE_TIME, timedelta(hours=1), "m"),
+        _goal(CLOSED_TICKETS, 1, "x"),
+    ]
+    got = SqliteSource(tmp_path / "t.db").measure(goals)
+    assert got == measure(goals, tickets)
+    assert got[("c", "u1", 0)] == Measurement(3, 0)
+    # SqliteSource does not keep reopens yet, so reopened tickets are checked in memory.
+    reopened = measure([_goal(REOPENED_TICKETS, 1, "r")], tickets)
+    assert reopened[("r", "u1", 0)] == Measurement(1, 0)

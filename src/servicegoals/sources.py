@@ -34,7 +34,7 @@ from ._validate import by_id, from_us, integer, text
 from .calendar import Period
 from .clock import as_of_limit
 from .goals import ContributorKind, Directory, Goal
-from .kpis import Measurement, Reopen, StatusInterval, Ticket
+from .kpis import Measurement, Reopen, StatusInterval, Ticket, TicketEvent
 from .measure import CellKey, CellPlan, measure, plan_cells
 
 __all__ = [
@@ -105,6 +105,12 @@ def _window(instance: Any, attribute: Any, value: Any) -> None:
         raise InvalidInput("window", value, "expected a Period or None")
 
 
+#: The events `TicketQuery.window` selects tickets by.
+_WINDOW_EVENTS = frozenset(
+    {TicketEvent.CLOSED, TicketEvent.FIRST_RESPONSE, TicketEvent.FIRST_CLOSE}
+)
+
+
 @frozen
 class TicketQuery:
     """Which tickets a source should yield; every filter is optional.
@@ -143,10 +149,15 @@ class TicketQuery:
                     pipelines = None
                 elif pipelines is not None:
                     pipelines |= allowed
+        # The window filters on responses and closes: a KPI placing tickets by another
+        # event (creation, a reopen, a property) needs every ticket of its contributors.
+        windowed = all(p.event in _WINDOW_EVENTS for p in plans)
         return cls(
             window=Period(
                 from_us(min(p.bounds[0] for p in plans)), from_us(max(p.bounds[-1] for p in plans))
-            ),
+            )
+            if windowed
+            else None,
             pipelines=pipelines,
             owner_ids=(i for p in plans if p.kind is ContributorKind.USER for i in p.match_ids),
             team_ids=(i for p in plans if p.kind is ContributorKind.TEAM for i in p.match_ids),
