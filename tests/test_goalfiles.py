@@ -23,14 +23,11 @@ from servicegoals import (
     AccountSettings,
     Cadence,
     Contributor,
-    Direction,
     Goal,
     GoalFileError,
     GoalReport,
     InvalidInput,
-    Kpi,
     Measurement,
-    TicketEvent,
     Unit,
     User,
     date_range,
@@ -467,8 +464,6 @@ def test_any_damage_gives_a_goal_or_a_located_invalid_input(data: st.DataObject)
 
 # -- writing -------------------------------------------------------------------------
 
-CUSTOM = Kpi("reopened", "Reopened", Unit.COUNT, Direction.LOWER_IS_BETTER, TicketEvent.CLOSED)
-
 
 def _only(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir())
@@ -478,7 +473,6 @@ def _only(folder: Path) -> list[str]:
     ("goals_to_write", "field", "value"),
     [
         ([BASE, attrs.evolve(BASE, name="Other")], "goals[1].id", "g1"),
-        ([BASE, attrs.evolve(BASE, id="g2", kpi=CUSTOM)], "goals[1].kpi", CUSTOM),
         ([BASE, "not a goal"], "goals[1]", "not a goal"),
     ],
 )

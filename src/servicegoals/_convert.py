@@ -58,7 +58,17 @@ from .calendar import (
 )
 from .clock import DEFAULT_POLICY, ClockPolicy, Resolution
 from .goals import Contributor, Directory, Goal, NotificationSettings, Target, Team, User
-from .kpis import SERVICE_TEMPLATES, Kpi, Unit, kpi_by_key
+from .kpis import (
+    KPI_TEMPLATES,
+    Aggregation,
+    Contribution,
+    Direction,
+    Kpi,
+    Measurement,
+    TicketEvent,
+    Unit,
+    kpi_by_key,
+)
 from .status import GoalReport
 from .worktime import CALENDAR, CalendarClock, Holidays, Schedule, WorkingClock
 
@@ -78,6 +88,7 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+E = TypeVar("E", bound=enum.Enum)
 
 
 class _Bad(Exception):
@@ -218,19 +229,94 @@ def _amount(value: Any, _: Any = None) -> int | Fraction:
     return exact.numerator if exact.denominator == 1 else exact
 
 
+def _enum(kind: type[E]) -> Callable[[Any], E]:
+    def structure(value: Any) -> E:
+        try:
+            return kind(_str(value))
+        except ValueError:
+            known = ", ".join(m.value for m in kind)
+            raise _Bad(value, f"unknown {kind.__name__}; known: {known}") from None
+
+    return structure
+
+
+def _threshold(value: Any) -> int | timedelta:
+    return _int(value) if isinstance(value, int) else _duration(value)
+
+
+def _where_in(value: Any) -> dict[str, list[str | int]]:
+    table = _table(value, "where: property = allowed values")
+    return {
+        _str(k): [v if isinstance(v, int) else _str(v) for v in (x if isinstance(x, list) else [x])]
+        for k, x in table.items()
+    }
+
+
+#: A custom KPI's table in a goal file: key, (required, structure).
+_KPI_FIELDS: dict[str, tuple[bool, Callable[[Any], Any]]] = {
+    "key": (True, _str),
+    "label": (True, _str),
+    "unit": (True, _enum(Unit)),
+    "direction": (True, _enum(Direction)),
+    "event": (False, _enum(TicketEvent)),
+    "contribution": (False, _enum(Contribution)),
+    "aggregation": (False, _enum(Aggregation)),
+    "start": (False, _enum(TicketEvent)),
+    "threshold": (False, _threshold),
+    "percentile": (False, lambda v: _int(v) if isinstance(v, int) else _fraction(v)),
+    "value_property": (False, _str),
+    "event_property": (False, _str),
+    "where": (False, _where_in),
+}
+
+
 def _kpi(value: Any, _: Any = None) -> Kpi:
+    """A template's key, or a custom KPI's table (by value)."""
+    if isinstance(value, Mapping):
+        got = _fields(value, Kpi, _KPI_FIELDS)
+        try:
+            return Kpi(**got)
+        except InvalidInput as exc:  # located at the KPI field it names
+            name = exc.field.removeprefix("kpi.").split("[")[0]
+            note = AttributeValidationNote(f"@ attribute {name}", name, Kpi)
+            bad = _note(_Bad(exc.value, exc.reason), note)
+            raise ClassValidationError("While structuring Kpi", [bad], Kpi) from None
     try:
         return kpi_by_key(_str(value))
     except InvalidInput as exc:
         raise _Bad(value, exc.reason) from None
 
 
-def _kpi_key(kpi: Kpi) -> str:
-    if SERVICE_TEMPLATES.get(kpi.key) != kpi:
-        raise InvalidInput(
-            "kpi", kpi, "only the service goal templates can be written (they are stored by key)"
-        )
-    return kpi.key
+def _kpi_key(kpi: Kpi) -> str | dict[str, Any]:
+    """A template by its key; any other KPI by value, as a table."""
+    if KPI_TEMPLATES.get(kpi.key) == kpi:
+        return kpi.key
+    table: dict[str, Any] = {}
+    for a in attrs.fields(Kpi):
+        value = getattr(kpi, a.name)
+        if not a.init or value is None or value == ():
+            continue
+        if isinstance(value, enum.Enum):
+            value = value.value
+        elif isinstance(value, timedelta):
+            value = format_duration(value)
+        elif isinstance(value, Fraction):
+            value = value.numerator if value.denominator == 1 else str(value)
+        elif a.name == "where":
+            value = {k: sorted(v, key=repr) for k, v in value}
+        table[a.name] = value
+    return table
+
+
+def _measurement_out(m: Measurement) -> dict[str, Any]:
+    """Count and total, and a custom KPI's extra fields only when set."""
+    out: dict[str, Any] = {"count": m.count, "total": m.total}
+    if m.within:
+        out["within"] = m.within
+    for name in ("low", "high", "values"):
+        if getattr(m, name) is not None:
+            out[name] = getattr(m, name) if name != "values" else list(m.values or ())
+    return out
 
 
 def _weekday(value: Any, _: Any = None) -> Weekday:
@@ -746,6 +832,7 @@ def _register() -> None:
     c.register_unstructure_hook(timedelta, format_duration)
     c.register_unstructure_hook(Fraction, str)
     c.register_unstructure_hook(Kpi, _kpi_key)
+    c.register_unstructure_hook(Measurement, _measurement_out)
     c.register_unstructure_hook(Weekday, lambda w: w.name.lower())
     c.register_unstructure_hook_func(lambda t: t == tuple[Milestone, ...], _milestones_out)
     c.register_unstructure_hook(Goal, _goal_out)

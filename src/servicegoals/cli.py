@@ -44,7 +44,7 @@ from .export import (
 )
 from .goalfiles import GoalFile, load_goal_file
 from .goals import Directory, Goal
-from .kpis import SERVICE_TEMPLATES, Measurement, Ticket
+from .kpis import KPI_TEMPLATES, SERVICE_TEMPLATES, Measurement, Ticket
 from .manage import GoalFilter, MilestoneType, select_goals
 from .measure import CellKey, measure
 from .notifiers import LoggingNotifier
@@ -531,6 +531,13 @@ def _cmd_goals_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_kpis(args: argparse.Namespace) -> int:
+    for kpi in KPI_TEMPLATES.values():
+        what = f"{kpi.aggregation.value} of {kpi.contribution.value} by {kpi.event.value}"
+        print(f"{kpi.key:<26} {kpi.unit.value:<9} {kpi.label} ({what})")
+    return 0
+
+
 def _stored_reports(
     workspace: Workspace, as_of: datetime | None
 ) -> tuple[datetime, list[tuple[Goal, GoalReport]]]:
@@ -708,6 +715,11 @@ def build_parser() -> argparse.ArgumentParser:
     _format_option(listing)
     _add_filters(listing)
     listing.set_defaults(run=_cmd_goals_list)
+
+    kpis = commands.add_parser(
+        "kpis", help="list the KPI templates", description="List the KPI templates (docs/kpis.md)."
+    )
+    kpis.set_defaults(run=_cmd_kpis)
 
     report = commands.add_parser(
         "report",

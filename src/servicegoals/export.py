@@ -371,6 +371,8 @@ def amount_text(goal: Goal, value: int | Fraction | None) -> str:
         return "–"
     if goal.kpi.unit is Unit.DURATION:
         return duration_text(value)
+    if goal.kpi.unit is Unit.PERCENT:  # a share: one decimal is enough to read
+        return f"{float(value):.1f}%"
     return str(round(value)) if Fraction(value).denominator != 1 else str(int(value))
 
 

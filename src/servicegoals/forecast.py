@@ -31,7 +31,7 @@ from ._errors import InvalidInput, NotFound
 from ._validate import to_us
 from .calendar import Cadence, Milestone
 from .goals import Goal
-from .kpis import Direction, Measurement, Unit
+from .kpis import Aggregation, Direction, Measurement, Unit
 from .status import GoalReport, Progress, Status, _check_report_of, score
 from .worktime import CALENDAR, WorkingClock
 
@@ -246,7 +246,7 @@ class _Run:
         if reason is not None or share is None:
             return _none(progress, reason or NoForecastReason.NOTHING_ELAPSED, share, today, gap)
         value: Fraction | None
-        if self.goal.kpi.unit is Unit.COUNT:
+        if self.goal.kpi.additive:  # counts and sums; other values are projected as they are
             method = ForecastMethod.ELAPSED_SHARE
             value, attainment, infinite = self.project(cells, elapsed, total)
         else:
@@ -282,17 +282,25 @@ class _Run:
         scaled = [
             (
                 int(c.target) * elapsed,
-                Measurement(c.measurement.count * (elapsed if c.frozen else total)),
+                Measurement(
+                    c.measurement.count * (elapsed if c.frozen else total),
+                    c.measurement.total * (elapsed if c.frozen else total),
+                ),
             )
             for c in cells
         ]
         s = score(self.goal.kpi, scaled)
-        return Fraction(s.measurement.count, elapsed), s.attainment, s.infinite
+        value = (
+            s.measurement.count
+            if self.goal.kpi.aggregation is Aggregation.COUNT
+            else s.measurement.total
+        )
+        return Fraction(value, elapsed), s.attainment, s.infinite
 
     def pace(self, progress: Progress, share: Fraction) -> tuple[Fraction, Fraction | None]:
         """Today's target and how far the value is ahead of it (None without a value)."""
         target = Fraction(progress.target)
-        today = target * share if self.goal.kpi.unit is Unit.COUNT else target
+        today = target * share if self.goal.kpi.additive else target
         if progress.value is None:
             return today, None
         ahead = progress.value - today

@@ -52,7 +52,13 @@ class IncrementalMeasure(Mapping[CellKey, Measurement]):
         directory: Directory | None = None,
         at: datetime | None = None,
     ) -> None:
+        goals = tuple(goals) if isinstance(goals, Iterable) else goals
         self._index = _Index(goals, directory, at)
+        for goal in goals:
+            if not goal.kpi.fast:  # the KPI engine keeps no per-cell state to subtract from
+                raise InvalidInput(
+                    "goals", goal.id, "incremental measuring supports the template-shaped KPIs"
+                )
         self._index.accumulate(tickets)
         self._by_pair = {
             (p.goal_id, p.contributor_id): c

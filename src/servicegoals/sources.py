@@ -35,7 +35,7 @@ from ._validate import by_id, from_us, integer, text, to_us
 from .calendar import Period
 from .clock import as_of_limit
 from .goals import ContributorKind, Directory, Goal
-from .kpis import Measurement, Reopen, StatusInterval, Ticket
+from .kpis import Measurement, Reopen, StatusInterval, Ticket, TicketEvent
 from .measure import CellKey, CellPlan, measure, plan_cells
 
 __all__ = [
@@ -106,6 +106,12 @@ def _window(instance: Any, attribute: Any, value: Any) -> None:
         raise InvalidInput("window", value, "expected a Period or None")
 
 
+#: The events `TicketQuery.window` selects tickets by.
+_WINDOW_EVENTS = frozenset(
+    {TicketEvent.CLOSED, TicketEvent.FIRST_RESPONSE, TicketEvent.FIRST_CLOSE}
+)
+
+
 @frozen
 class TicketQuery:
     """Which tickets a source should yield; every filter is optional.
@@ -144,10 +150,15 @@ class TicketQuery:
                     pipelines = None
                 elif pipelines is not None:
                     pipelines |= allowed
+        # The window filters on responses and closes: a KPI placing tickets by another
+        # event (creation, a reopen, a property) needs every ticket of its contributors.
+        windowed = all(p.event in _WINDOW_EVENTS for p in plans)
         return cls(
             window=Period(
                 from_us(min(p.bounds[0] for p in plans)), from_us(max(p.bounds[-1] for p in plans))
-            ),
+            )
+            if windowed
+            else None,
             pipelines=pipelines,
             owner_ids=(i for p in plans if p.kind is ContributorKind.USER for i in p.match_ids),
             team_ids=(i for p in plans if p.kind is ContributorKind.TEAM for i in p.match_ids),
@@ -397,10 +408,12 @@ def _path(value: Any) -> Path:
 class CsvSource:
     """Tickets read from a CSV file, streamed row by row.
 
-    The header names the columns of :data:`CSV_COLUMNS` in any order (other
-    columns are ignored).  Instants are ISO-8601 with a UTC offset; an empty cell
-    is None.  A bad row raises :class:`BadRow` naming the file, line, column and
-    value; with ``on_error="skip"`` it is skipped instead and recorded in
+    The header names the columns of :data:`CSV_COLUMNS` in any order; other
+    columns are ignored, or with ``properties=True`` become `Ticket.properties` (a
+    canonical int cell as an int, an ISO-8601 instant with an offset as a datetime,
+    other text as text, an empty cell absent).  Instants are ISO-8601 with a UTC
+    offset; an empty cell is None.  A bad row raises :class:`BadRow` naming the
+    file, line, column and value; with ``on_error="skip"`` it is skipped instead and recorded in
     :attr:`skipped` as ``(line, message)``, never dropped silently.
 
     ``history`` is an optional second CSV file of ticket histories
@@ -414,12 +427,14 @@ class CsvSource:
         *,
         on_error: OnError = "raise",
         history: str | os.PathLike[str] | None = None,
+        properties: bool = False,
     ) -> None:
         if on_error not in ("raise", "skip"):
             raise InvalidInput("on_error", on_error, "expected 'raise' or 'skip'")
         self.path = _path(path)
         self.history = None if history is None else _path(history)
         self.on_error: OnError = on_error
+        self.properties = properties
         #: ``(line, message)`` of every row the latest read skipped.
         self.skipped: list[tuple[int, str]] = []
         with self._open() as handle:  # fail early on a missing file or a bad header
@@ -537,9 +552,11 @@ class CsvSource:
             place = f"ticket {ticket.id!r} (line {line})"
             raise BadRow(str(self.history), place, exc.field, exc.value, exc.reason) from None
 
-    def _columns(self, handle: TextIO) -> tuple[Any, list[tuple[int, str]], int, list[int]]:
-        """A reader past the header, its list of too-long lines, the header's width
-        and where each of `CSV_COLUMNS` is."""
+    def _columns(
+        self, handle: TextIO
+    ) -> tuple[Any, list[tuple[int, str]], int, list[int], list[tuple[int, str]]]:
+        """A reader past the header, its list of too-long lines, the header's width,
+        where each of `CSV_COLUMNS` is and the other columns (ticket properties)."""
         too_long: list[tuple[int, str]] = []
         reader = csv.reader(_capped_lines(handle, too_long))
         try:
@@ -566,7 +583,13 @@ class CsvSource:
                 header,
                 f"the header lacks the column(s) {', '.join(missing)}",
             )
-        return reader, too_long, len(header), [names.index(c) for c in CSV_COLUMNS]
+        where = [names.index(c) for c in CSV_COLUMNS]
+        extras = [
+            (i, name)
+            for i, name in enumerate(names)
+            if self.properties and name and name not in CSV_COLUMNS
+        ]
+        return reader, too_long, len(header), where, extras
 
     def tickets(self, query: TicketQuery | None = None) -> Iterator[Ticket]:
         """Read the file once, yielding the tickets that match ``query``.
@@ -578,7 +601,7 @@ class CsvSource:
         source = str(self.path)
         histories = self._histories()
         with self._open() as handle:
-            reader, too_long, width, where = self._columns(handle)
+            reader, too_long, width, where, extras = self._columns(handle)
             line = reader.line_num
             while True:
                 start = line + 1
@@ -599,7 +622,12 @@ class CsvSource:
                             record,
                             f"expected {width} fields like the header, found {len(record)}",
                         )
-                    ticket = _csv_ticket(source, start, [record[i] for i in where])
+                    ticket = _csv_ticket(
+                        source,
+                        start,
+                        [record[i] for i in where],
+                        [(name, record[i]) for i, name in extras],
+                    )
                     if ticket.id in histories:
                         ticket = self._with_history(ticket, histories)
                 except csv.Error as exc:
@@ -722,7 +750,23 @@ def _csv_instant(source: str, place: str, column: str, raw: str) -> datetime | N
     return value
 
 
-def _csv_ticket(source: str, line: int, values: list[str]) -> Ticket:
+_CSV_INT = re.compile(r"-?(0|[1-9][0-9]*)")
+
+
+def _csv_property(raw: str) -> str | int | datetime:
+    """A property cell: a canonical int, an ISO-8601 instant with an offset, else text."""
+    if _CSV_INT.fullmatch(raw):
+        return int(raw)
+    try:
+        value = datetime.fromisoformat(raw)
+    except ValueError:
+        return raw
+    return value if value.utcoffset() is not None else raw
+
+
+def _csv_ticket(
+    source: str, line: int, values: list[str], extra: Sequence[tuple[str, str]] = ()
+) -> Ticket:
     place = f"line {line}"
     converted: list[Any] = []
     for column, raw in zip(CSV_COLUMNS, values, strict=True):
@@ -739,7 +783,10 @@ def _csv_ticket(source: str, line: int, values: list[str]) -> Ticket:
             )
         converted.append(raw or None)
     try:
-        return Ticket(*converted)
+        properties = {name: _csv_property(raw) for name, raw in extra if raw}
+        if not properties:
+            return Ticket(*converted)
+        return Ticket(**dict(zip(CSV_COLUMNS, converted, strict=True)), properties=properties)
     except InvalidInput as exc:
         raw = values[CSV_COLUMNS.index(exc.field)] if exc.field in CSV_COLUMNS else exc.value
         raise BadRow(source, place, exc.field, raw, exc.reason) from None
@@ -809,10 +856,14 @@ class PushDownPlan:
         at: datetime | None = None,
     ) -> None:
         limit = as_of_limit(at)
+        goals = tuple(goals) if isinstance(goals, Iterable) else goals
         self._plans = plan_cells(goals, directory)
-        #: True when a goal's clock is not wall-clock time: SQL cannot time
-        #: its tickets, so the source measures them by streaming instead.
-        self.streams = any(not plan.policy.calendar for plan in self._plans)
+        #: True when a goal's clock is not wall-clock time, or its KPI is a custom
+        #: one: SQL cannot time or aggregate its tickets yet, so the source
+        #: measures them by streaming instead.
+        self.streams = any(not plan.policy.calendar for plan in self._plans) or any(
+            not g.kpi.fast for g in goals
+        )
         # key: (column, event, bounds, varies, the one pipeline set when it does not)
         groups: dict[tuple[Any, ...], list[int]] = {}
         for p, plan in enumerate(self._plans):

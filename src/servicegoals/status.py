@@ -27,7 +27,7 @@ from ._errors import InvalidInput, NotFound
 from ._validate import aware, duration_us, integer, text, to_us
 from .calendar import Milestone
 from .goals import Directory, Goal, Target
-from .kpis import Direction, Kpi, Measurement, Unit
+from .kpis import Aggregation, Direction, Kpi, Measurement, Unit
 from .measure import CellKey, Measurements, trusted_measurement
 
 __all__ = [
@@ -188,6 +188,8 @@ def _scored(
     """
     n = measured.count
     target: Amount
+    if not kpi.fast and kpi.aggregation is not Aggregation.COUNT:
+        return _scored_custom(kpi, cells, target_sum, allowed, measured)
     if kpi.unit is Unit.COUNT:
         target, value = target_sum, ratio(n, 1)
         actual, expected = n, target_sum
@@ -202,6 +204,42 @@ def _scored(
     if actual == 0:
         return target, value, None, True  # an average of zero is infinitely good
     return target, value, ratio(expected, actual), False
+
+
+def _custom_value(kpi: Kpi, measured: Measurement) -> Fraction | None:
+    """A non-empty cell's value under a custom KPI's aggregation."""
+    agg = kpi.aggregation
+    if agg is Aggregation.AVERAGE:
+        return Fraction(measured.total, measured.count)
+    if agg is Aggregation.SHARE:
+        return Fraction(100 * measured.within, measured.count)
+    if agg is Aggregation.PERCENTILE:
+        return kpi.value_of(measured.values or ())
+    found = measured.low if agg is Aggregation.MINIMUM else measured.high
+    return None if found is None else Fraction(found)
+
+
+def _scored_custom(
+    kpi: Kpi, cells: int, target_sum: int, allowed: int, measured: Measurement
+) -> Scored:
+    """Custom aggregations: a SUM adds up like a count; the others compare their value
+    with the count-weighted target Σ(target·n) / Σ n, as averages do."""
+    n = measured.count
+    if kpi.aggregation is Aggregation.SUM:
+        target: Amount = target_sum
+        value: Fraction | None = Fraction(measured.total)
+    elif n == 0:
+        return _amount(Fraction(target_sum, cells)), None, None, False
+    else:
+        target = _amount(Fraction(allowed, n))
+        value = _custom_value(kpi, measured)
+    if value is None:
+        return target, None, None, False
+    if kpi.direction is Direction.HIGHER_IS_BETTER:
+        return target, value, value / target, False
+    if value == 0:
+        return target, value, None, True
+    return target, value, target / value, False
 
 
 def _check_cells(cells: Sequence[tuple[int, Measurement]]) -> None:
@@ -242,20 +280,28 @@ def score(kpi: Kpi, cells: Sequence[tuple[int, Measurement]]) -> Score:
 class _Pool:
     """Integer sums of pooled cells: how many, Σ target, Σ target·count, Σ count, Σ total."""
 
-    __slots__ = ("allowed", "cells", "count", "target", "total")
+    __slots__ = ("allowed", "cells", "count", "custom", "target", "total")
 
     def __init__(self) -> None:
         self.cells = self.target = self.allowed = self.count = self.total = 0
+        #: The pooled measurement of custom KPIs' cells (shares, extremes, values).
+        self.custom: Measurement | None = None
 
     def add(self, target: int, measured: Measurement) -> None:
         n = measured.count
         self.cells += 1
         self.target += target
         self.allowed += target * n
+        if self.custom is not None or not measured.plain:
+            # Earlier plain cells had nothing within, no extremes, no values.
+            base = Measurement(self.count, self.total) if self.custom is None else self.custom
+            self.custom = base + measured
         self.count += n
         self.total += measured.total
 
     def measurement(self) -> Measurement:
+        if self.custom is not None:
+            return self.custom
         # Sums of valid measurements are valid: no validators to run again.
         return trusted_measurement(self.count, self.total)
 
