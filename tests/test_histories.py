@@ -48,7 +48,8 @@ from servicegoals import (
 )
 from servicegoals._validate import from_us, to_us
 from servicegoals.clock import close_as_of
-from servicegoals.sources import BadRow, CsvSource, InMemorySource, SqliteSource, TicketQuery
+from servicegoals.errors import BadRow
+from servicegoals.sources import CsvSource, InMemorySource, SqliteSource, TicketQuery
 from servicegoals.sql import SqlAlchemySource
 from servicegoals.testing import directories, goals, raises, tickets
 from servicegoals.worktime import CALENDAR

@@ -36,7 +36,8 @@ from servicegoals import (
     date_range,
     measure,
 )
-from servicegoals.sources import CSV_COLUMNS, MAX_LINE_LENGTH, BadRow
+from servicegoals.errors import BadRow
+from servicegoals.sources import CSV_COLUMNS, MAX_LINE_LENGTH
 from servicegoals.sql import SqlAlchemySource
 
 ACCOUNT = AccountSettings()

@@ -32,13 +32,13 @@ from servicegoals import (
     NotificationEvent,
     notification_key,
 )
+from servicegoals.errors import UndeliverableError
 from servicegoals.notifiers import (
     KEY_HEADER,
     SIGNATURE_HEADER,
     LoggingNotifier,
     Notifier,
     SmtpNotifier,
-    UndeliverableError,
     WebhookNotifier,
     sign,
     verify_signature,

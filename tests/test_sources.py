@@ -36,7 +36,8 @@ from servicegoals import (
     calendar_year,
     measure,
 )
-from servicegoals.sources import CSV_COLUMNS, BadRow
+from servicegoals.errors import BadRow
+from servicegoals.sources import CSV_COLUMNS
 from servicegoals.sql import SqlAlchemySource
 from servicegoals.testing import raises, tickets
 

@@ -6,16 +6,6 @@ average resolution time, per milestone, with exact statuses.
 
 from __future__ import annotations
 
-from ._errors import (
-    DataSourceError,
-    DeliveryError,
-    ImmutableField,
-    InvalidInput,
-    NotFound,
-    PermissionDenied,
-    ServiceGoalsError,
-    StoreError,
-)
 from .calendar import (
     AccountSettings,
     Cadence,
@@ -29,6 +19,20 @@ from .calendar import (
     milestones,
 )
 from .clock import DEFAULT_POLICY, ClockPolicy, Resolution, TicketTimes, ticket_times
+from .errors import (
+    BadRow,
+    DataSourceError,
+    DeliveryError,
+    DeliveryTimeout,
+    GoalFileError,
+    ImmutableField,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    ServiceGoalsError,
+    StoreError,
+    UndeliverableError,
+)
 from .export import report_data, report_records
 from .forecast import (
     ForecastMethod,
@@ -39,7 +43,7 @@ from .forecast import (
     forecast_text,
     pace_text,
 )
-from .goalfiles import GoalFile, GoalFileError, dump_goals, load_goal_file, load_goals
+from .goalfiles import GoalFile, dump_goals, load_goal_file, load_goals
 from .goals import (
     Contributor,
     ContributorKind,
@@ -98,7 +102,6 @@ from .notifiers import (
     LoggingNotifier,
     Notifier,
     SmtpNotifier,
-    UndeliverableError,
     WebhookNotifier,
     verify_signature,
 )
@@ -119,7 +122,6 @@ from .permissions import (
 )
 from .sources import (
     AggregatingSource,
-    BadRow,
     CsvSource,
     InMemorySource,
     SqliteSource,
@@ -137,7 +139,7 @@ from .status import (
     score,
 )
 from .stores import Claim, InMemoryStore, OutboxEntry, OutboxState, Retention, SqliteStore, Store
-from .tracker import DeliverySummary, DeliveryTimeout, RefreshSummary, Tracker
+from .tracker import DeliverySummary, RefreshSummary, Tracker
 from .worktime import ALL_DAY, CLOSED, Holidays, Schedule, Slot
 
 __version__ = "0.1.0"

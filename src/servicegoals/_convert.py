@@ -44,7 +44,6 @@ from cattrs.errors import (
 )
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn
 
-from ._errors import InvalidInput, ServiceGoalsError
 from ._validate import whole
 from .calendar import (
     AccountSettings,
@@ -57,6 +56,7 @@ from .calendar import (
     weekday,
 )
 from .clock import DEFAULT_POLICY, ClockPolicy, Resolution
+from .errors import InvalidInput, ServiceGoalsError
 from .goals import Contributor, Directory, Goal, NotificationSettings, Target, Team, User
 from .kpis import (
     KPI_TEMPLATES,

@@ -15,7 +15,6 @@ from fractions import Fraction
 
 from hypothesis import strategies as st
 
-from ._errors import InvalidInput
 from ._validate import from_us
 from .calendar import (
     MAX_SPAN_YEARS,
@@ -26,6 +25,7 @@ from .calendar import (
     date_range,
     day_start,
 )
+from .errors import InvalidInput
 from .goals import (
     Contributor,
     ContributorKind,

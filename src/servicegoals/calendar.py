@@ -17,8 +17,8 @@ from typing import Any
 import pendulum
 from attrs import field, frozen
 
-from ._errors import InvalidInput
 from ._validate import aware, flag, integer, plain_date, to_us, whole
+from .errors import InvalidInput
 
 __all__ = [
     "MAX_SPAN_YEARS",

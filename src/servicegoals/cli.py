@@ -29,9 +29,9 @@ from typing import Any, NoReturn, TypeVar
 import attrs
 
 from . import __version__
-from ._errors import InvalidInput, ServiceGoalsError
 from ._text import printable
 from .calendar import AccountSettings, Cadence, date_range
+from .errors import InvalidInput, ServiceGoalsError
 from .export import (
     JSON_VERSION,
     RECORD_FIELDS,

@@ -14,8 +14,8 @@ from typing import Any
 
 from attrs import field, frozen
 
-from ._errors import InvalidInput
 from ._validate import aware, checked, from_us, text, to_us
+from .errors import InvalidInput
 from .kpis import Ticket
 from .worktime import CALENDAR, CalendarClock, WorkingClock
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import duckdb
 
-from ._errors import DataSourceError, InvalidInput
+from .errors import DataSourceError, InvalidInput
 from .goals import Directory, Goal
 from .kpis import Measurement, Ticket
 from .measure import CellKey, measure

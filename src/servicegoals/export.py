@@ -28,9 +28,9 @@ import attrs
 from attrs import frozen
 
 from ._convert import format_duration
-from ._errors import InvalidInput
 from ._text import json_safe, printable
 from .calendar import Period
+from .errors import InvalidInput
 from .forecast import GoalForecast, RowForecast, forecast, forecast_text, pace_text
 from .goals import ContributorKind, Directory, Goal, Team, User
 from .kpis import Unit

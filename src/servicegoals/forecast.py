@@ -27,9 +27,9 @@ from typing import Any
 
 from attrs import field, frozen
 
-from ._errors import InvalidInput, NotFound
 from ._validate import to_us
 from .calendar import Cadence, Milestone
+from .errors import InvalidInput, NotFound
 from .goals import Goal
 from .kpis import Aggregation, Direction, Measurement, Unit
 from .status import GoalReport, Progress, Status, _check_report_of, score

@@ -34,8 +34,8 @@ from ._convert import (
     schedule_from_dict,
     settings_from_dict,
 )
-from ._errors import InvalidInput
 from .calendar import AccountSettings
+from .errors import GoalFileError, InvalidInput
 from .goals import ContributorKind, Directory, Goal
 from .worktime import Schedule
 
@@ -43,7 +43,6 @@ __all__ = [
     "MAX_FILE_SIZE",
     "MAX_NESTING",
     "GoalFile",
-    "GoalFileError",
     "dump_goals",
     "load_goal_file",
     "load_goals",
@@ -56,20 +55,6 @@ MAX_NESTING = 32
 
 _FORMATS = {".toml": "toml", ".json": "json"}
 _TOP_KEYS = ("account", "schedules", "goals", "people", "teams")
-
-
-class GoalFileError(InvalidInput):
-    """A goal file could not be read or written.
-
-    ``file`` is the file, ``field`` the place inside it (``goals[2].targets.u7[3]``,
-    or ``line 4, column 9`` for a syntax error) and ``value`` the offending value.
-    """
-
-    def __init__(self, file: str | os.PathLike[str], field: str, value: Any, reason: str) -> None:
-        super().__init__(field, value, reason)
-        self.file = os.fspath(file)
-        where = f"{self.file}: {field}" if field else self.file
-        self.args = (f"{where}: {reason} (got {value!r})",)
 
 
 def _format(path: str | os.PathLike[str]) -> str:

@@ -16,10 +16,10 @@ from typing import Any, TypeAlias
 import attrs
 from attrs import field, frozen
 
-from ._errors import ImmutableField, InvalidInput, NotFound
 from ._validate import aware, by_id, checked, flag, identifier, integer, text, whole
 from .calendar import AccountSettings, Cadence, Milestone, Period, _check_span, milestones
 from .clock import DEFAULT_POLICY, ClockPolicy
+from .errors import ImmutableField, InvalidInput, NotFound
 from .kpis import Kpi, Unit
 
 __all__ = [

@@ -26,7 +26,7 @@ from typing import Any
 
 from attrs import frozen
 
-from ._errors import InvalidInput
+from .errors import InvalidInput
 from .export import (
     Line,
     amount_text,

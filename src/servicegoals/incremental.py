@@ -14,7 +14,7 @@ from datetime import datetime
 
 from attrs import frozen
 
-from ._errors import InvalidInput
+from .errors import InvalidInput
 from .goals import Directory, Goal
 from .kpis import Measurement, Ticket
 from .measure import _ZERO, CellKey, _Cells, _Index, trusted_measurement

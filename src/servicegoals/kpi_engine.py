@@ -13,9 +13,9 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from ._errors import InvalidInput
 from ._validate import duration_us, to_us
 from .clock import Resolution, close_as_of, working_us
+from .errors import InvalidInput
 from .goals import ContributorKind, Goal
 from .kpis import Aggregation, Contribution, Kpi, Measurement, Ticket, TicketEvent
 

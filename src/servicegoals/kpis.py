@@ -14,8 +14,8 @@ from typing import Any
 
 from attrs import Factory, field, frozen
 
-from ._errors import InvalidInput
 from ._validate import identifier, instant, integer, text, to_us
+from .errors import InvalidInput
 
 __all__ = [
     "AVG_RESOLUTION_TIME",

@@ -15,9 +15,9 @@ from typing import TypeAlias
 import attrs
 from attrs import frozen
 
-from ._errors import InvalidInput
 from ._validate import by_id
 from .clock import DEFAULT_POLICY, ClockPolicy, Resolution, as_of_limit, close_as_of, working_us
+from .errors import InvalidInput
 from .goals import ContributorKind, Directory, Goal
 from .kpis import Measurement, Ticket, TicketEvent, Unit
 

@@ -27,9 +27,9 @@ from email.utils import make_msgid
 from typing import Protocol, runtime_checkable
 from urllib.parse import urlsplit
 
-from ._errors import DeliveryError, InvalidInput
 from ._redact import redact_url, scrub, url_secrets
 from ._validate import aware, whole
+from .errors import DeliveryError, InvalidInput, UndeliverableError
 from .notify import Notification
 
 __all__ = [
@@ -37,7 +37,6 @@ __all__ = [
     "LoggingNotifier",
     "Notifier",
     "SmtpNotifier",
-    "UndeliverableError",
     "WebhookNotifier",
     "sign",
     "verify_signature",
@@ -52,10 +51,6 @@ KEY_HEADER = "X-Servicegoals-Key"
 # RFC 5322 allows 998 characters a line; the default 78 would fold the key header
 # into a form that some parsers read back with a line break in the value.
 _MAIL_POLICY = email.policy.default.clone(max_line_length=998)
-
-
-class UndeliverableError(DeliveryError):
-    """Delivery failed in a way that retrying cannot fix."""
 
 
 @runtime_checkable

@@ -24,8 +24,8 @@ from typing import Any
 
 from attrs import field, frozen
 
-from ._errors import InvalidInput
 from ._validate import aware, checked, integer, text, to_us
+from .errors import InvalidInput
 from .forecast import GoalForecast, RowForecast, forecast
 from .goals import ContributorKind, Directory, Goal, User
 from .status import GoalReport, Progress, Status, _check_report_of

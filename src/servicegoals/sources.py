@@ -30,10 +30,10 @@ from typing import Any, Literal, Protocol, TextIO, TypeAlias, runtime_checkable
 import attrs
 from attrs import field, frozen
 
-from ._errors import DataSourceError, InvalidInput
 from ._validate import by_id, from_us, integer, text, to_us
 from .calendar import Period
 from .clock import as_of_limit
+from .errors import BadRow, DataSourceError, InvalidInput
 from .goals import ContributorKind, Directory, Goal
 from .kpis import Measurement, Reopen, StatusInterval, Ticket, TicketEvent
 from .measure import CellKey, CellPlan, measure, plan_cells
@@ -45,7 +45,6 @@ __all__ = [
     "AggregateQuery",
     "AggregateRow",
     "AggregatingSource",
-    "BadRow",
     "CsvSource",
     "InMemorySource",
     "PushDownPlan",
@@ -239,29 +238,6 @@ class AggregatingSource(TicketSource, Protocol):
             DataSourceError: the data cannot be read.
         """
         ...
-
-
-class BadRow(DataSourceError):
-    """A row of a ticket source that cannot be read.
-
-    ``source`` names the file or database, ``place`` the row (``"line 7"``,
-    ``"ticket 't1'"``), ``column`` the column (None for the whole row) and
-    ``value`` the offending raw value.
-    """
-
-    def __init__(
-        self, source: str, place: str, column: str | None, value: Any, reason: str
-    ) -> None:
-        self.source = source
-        self.place = place
-        self.column = column
-        self.value = value
-        self.reason = reason
-        where = f"{source}, {place}" + ("" if column is None else f", column {column!r}")
-        shown = repr(value)
-        if len(shown) > _SHOWN:  # a whole hostile row would make a message of megabytes
-            shown = f"{shown[:_SHOWN]}... ({len(shown)} characters)"
-        super().__init__(f"{where}: {reason} (got {shown})")
 
 
 # -- shared row helpers for the documented schema ----------------------------------

@@ -42,9 +42,9 @@ from sqlalchemy import (
 from sqlalchemy.engine import URL, Connection
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
-from ._errors import DataSourceError, InvalidInput
 from ._redact import redact_url, scrub, url_secrets
 from ._validate import text
+from .errors import DataSourceError, InvalidInput
 from .goals import Directory, Goal
 from .kpis import Measurement, Ticket
 from .measure import CellKey, measure

@@ -23,9 +23,9 @@ from typing import Any, TypeAlias
 import attrs
 from attrs import field, frozen
 
-from ._errors import InvalidInput, NotFound
 from ._validate import aware, duration_us, integer, text, to_us
 from .calendar import Milestone
+from .errors import InvalidInput, NotFound
 from .goals import Directory, Goal, Target
 from .kpis import Aggregation, Direction, Kpi, Measurement, Unit
 from .measure import CellKey, Measurements, trusted_measurement

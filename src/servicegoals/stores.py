@@ -41,8 +41,8 @@ import attrs
 from attrs import field, frozen
 
 from ._convert import goal_from_dict, goal_to_dict, report_from_dict, report_to_dict
-from ._errors import InvalidInput, NotFound, StoreError
 from ._validate import aware, from_us, integer, text, to_us
+from .errors import InvalidInput, NotFound, StoreError
 from .goals import Goal
 from .notify import Notification
 from .status import GoalReport

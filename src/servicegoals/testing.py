@@ -32,7 +32,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from ._errors import DeliveryError, ServiceGoalsError
+from .errors import DeliveryError, ServiceGoalsError
 from .notify import Notification
 from .sources import InMemorySource
 

@@ -23,27 +23,23 @@ from typing import Any
 
 from attrs import frozen
 
-from ._errors import DeliveryError, InvalidInput
 from ._validate import aware, integer, text
+from .errors import DeliveryTimeout, InvalidInput, UndeliverableError
 from .goals import Directory, Goal
 from .kpis import Measurement
 from .measure import CellKey, measure
-from .notifiers import Notifier, UndeliverableError
+from .notifiers import Notifier
 from .notify import Notification, plan_notifications
 from .sources import AggregatingSource, TicketQuery, TicketSource
 from .status import GoalReport, evaluate
 from .stores import DEFAULT_LEASE, Claim, Store, shorten
 from .worktime import CALENDAR, WorkingClock
 
-__all__ = ["DeliverySummary", "DeliveryTimeout", "RefreshSummary", "Tracker", "describe"]
+__all__ = ["DeliverySummary", "RefreshSummary", "Tracker", "describe"]
 
 log = logging.getLogger("servicegoals.tracker")
 #: How long one delivery attempt may take when the tracker is not told (at most half the lease).
 DEFAULT_DELIVERY_DEADLINE = timedelta(minutes=1)
-
-
-class DeliveryTimeout(DeliveryError):
-    """A notifier's `send` did not return within the tracker's delivery deadline."""
 
 
 def describe(exc: BaseException) -> str:

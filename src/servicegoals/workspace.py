@@ -27,9 +27,9 @@ from ._convert import (
     settings_from_dict,
     settings_to_dict,
 )
-from ._errors import InvalidInput
 from ._redact import redact_url
 from .calendar import AccountSettings
+from .errors import InvalidInput
 from .goals import ContributorKind, Directory, Goal, Team, User
 from .kpis import Ticket
 from .sources import CsvSource, SqliteSource, TicketSource

@@ -31,9 +31,9 @@ from typing import Any, Protocol, runtime_checkable
 
 from attrs import field, frozen
 
-from ._errors import InvalidInput
 from ._validate import EPOCH, aware, duration_us, from_us, to_us, whole
 from .calendar import _timezone_name, _zone
+from .errors import InvalidInput
 
 __all__ = [
     "ALL_DAY",
