@@ -48,7 +48,7 @@ ROW_FIELDS = _documented_row_fields()
 GOAL_FIELDS = {
     "id",
     "name",
-    "template",
+    "kpi",
     "unit",
     "direction",
     "cadence",
@@ -167,7 +167,7 @@ def test_demo_builds_a_workspace_and_prints_every_goal(workspace: tuple[Path, st
 def test_demo_has_one_goal_of_each_template_and_cadence(workspace: tuple[Path, str]) -> None:
     path, _ = workspace
     data = json.loads(ok("goals", "list", "--db", path, "--format", "json"))
-    assert {g["template"] for g in data["goals"]} == {
+    assert {g["kpi"] for g in data["goals"]} == {
         "closed_tickets",
         "avg_response_time",
         "avg_resolution_time",
@@ -207,7 +207,7 @@ def test_demo_refuses_to_replace_a_file_that_is_not_a_demo(tmp_path: Path) -> No
 
 def test_evaluate_json_fields_and_exact_values() -> None:
     data = evaluate_json()
-    assert data["version"] == 3
+    assert data["version"] == 4
     assert data["calculated_at"] == AS_OF
     assert [g["id"] for g in data["goals"]] == ["closed", "response"]
     for goal in data["goals"]:
@@ -215,7 +215,7 @@ def test_evaluate_json_fields_and_exact_values() -> None:
         for row in goal["rows"]:
             assert set(row) == ROW_FIELDS
     closed = data["goals"][0]
-    assert closed["template"] == "closed_tickets"
+    assert closed["kpi"] == "closed_tickets"
     assert closed["unit"] == "count"
     by_key = {(r["kind"], r["contributor_id"], r["milestone"]): r for r in closed["rows"]}
     april = by_key[("cell", "alan", "2026-04")]
@@ -331,9 +331,9 @@ def test_evaluate_skips_bad_rows_only_when_asked(tmp_path: Path) -> None:
             ["--status", "achieved", "--status", "missed"],
             {("closed", "ada", 0), ("closed", "alan", 0)},
         ),
-        (["--template", "avg_response_time"], {("response", "support", 0)}),
+        (["--kpi", "avg_response_time"], {("response", "support", 0)}),
         (["--name", "ANSWER"], {("response", "support", 0)}),
-        (["--duration", "custom"], {("response", "support", 0)}),
+        (["--cadence", "custom"], {("response", "support", 0)}),
         (
             ["--milestone-type", "month"],
             {("closed", c, i) for c in ("ada", "alan") for i in range(3)},
@@ -344,7 +344,7 @@ def test_evaluate_skips_bad_rows_only_when_asked(tmp_path: Path) -> None:
             {("closed", "ada", 0), ("closed", "alan", 1), ("response", "support", 0)},
         ),
         (
-            ["--max-progress", "49.9", "--template", "closed_tickets"],
+            ["--max-progress", "49.9", "--kpi", "closed_tickets"],
             {("closed", "ada", 1), ("closed", "ada", 2), ("closed", "alan", 2)},
         ),
         (["--from", "2026-06-01", "--user", "ada"], {("closed", "ada", 2)}),
@@ -445,7 +445,7 @@ def test_goals_list_filters_by_team_members_and_status(workspace: tuple[Path, st
     assert {r["contributor_id"] for r in cells(data)} == {"ken", "radia", "dennis", "frances"}
     out = ok("goals", "list", "--db", path, "--status", "pending")
     assert out == "No goals match.\n"
-    csv_out = ok("goals", "list", "--db", path, "--format", "csv", "--template", "closed_tickets")
+    csv_out = ok("goals", "list", "--db", path, "--format", "csv", "--kpi", "closed_tickets")
     assert csv_out.splitlines()[0] == ",".join(CSV_HEADER)
 
 

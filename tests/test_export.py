@@ -134,7 +134,7 @@ def test_report_data_is_one_goal_of_the_json_document() -> None:
     assert data["unit"] == "count"
     assert len(data["rows"]) == 11
     row = data["rows"][0]
-    assert set(row) == set(RECORD_FIELDS) - {"goal_id", "goal_name", "template", "cadence", "unit"}
+    assert set(row) == set(RECORD_FIELDS) - {"goal_id", "goal_name", "kpi", "cadence", "unit"}
     assert isinstance(row["target"], int)
     assert json.loads(json.dumps(data)) == data
 

@@ -199,15 +199,15 @@ def test_date_range_is_half_open() -> None:
 
 
 @pytest.mark.parametrize(
-    ("templates", "expected"),
+    ("kpis", "expected"),
     [
         ({CLOSED_TICKETS}, {"g1", "g4", "g5"}),
         ({"avg_response_time"}, {"g2"}),
         ({AVG_RESPONSE_TIME, "avg_resolution_time"}, {"g2", "g3"}),
     ],
 )
-def test_templates(templates: set[object], expected: set[str]) -> None:
-    found = picked(GoalFilter(templates=templates))  # type: ignore[arg-type]
+def test_kpis(kpis: set[object], expected: set[str]) -> None:
+    found = picked(GoalFilter(kpis=kpis))  # type: ignore[arg-type]
     assert found == {g: ALL_ROWS[g] for g in expected}
 
 
@@ -330,7 +330,7 @@ def test_progress_range_with_equal_bounds() -> None:
 
 
 def test_criteria_are_anded() -> None:
-    combined = GoalFilter(templates={CLOSED_TICKETS}, statuses={Status.IN_PROGRESS}, users={"u1"})
+    combined = GoalFilter(kpis={CLOSED_TICKETS}, statuses={Status.IN_PROGRESS}, users={"u1"})
     assert picked(combined) == {"g1": {("u1", 1)}}
     assert picked(GoalFilter(teams={"t1"}, users={"u1"})) == {
         "g1": {("u1", 0), ("u1", 1), ("u1", 2)}
@@ -375,7 +375,7 @@ def test_list_goals_uses_the_accounts_directory_and_ignores_other_reports() -> N
         ({"users": "u1"}, "users", "u1"),
         ({"teams": ["t1", ""]}, "teams", ""),
         ({"statuses": ["done"]}, "statuses", "done"),
-        ({"templates": ["closed"]}, "templates", "closed"),
+        ({"kpis": ["closed"]}, "kpis", "closed"),
         ({"cadences": [3]}, "cadences", 3),
         ({"name": "  "}, "name", "  "),
         ({"period": (1, 2)}, "period", (1, 2)),

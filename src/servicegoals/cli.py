@@ -44,7 +44,7 @@ from .export import (
 )
 from .goalfiles import GoalFile, load_goal_file
 from .goals import Directory, Goal
-from .kpis import KPI_TEMPLATES, SERVICE_TEMPLATES, Measurement, Ticket
+from .kpis import KPI_TEMPLATES, Measurement, Ticket
 from .manage import GoalFilter, MilestoneType, select_goals
 from .measure import CellKey, measure
 from .notifiers import LoggingNotifier
@@ -225,13 +225,13 @@ def _add_filters(parser: argparse.ArgumentParser) -> None:
     add = group.add_argument
     add("--from", dest="from_day", metavar="DATE", help="milestones ending after DATE")
     add("--to", dest="to_day", metavar="DATE", help="milestones starting on or before DATE")
-    add("--template", action="append", choices=sorted(SERVICE_TEMPLATES), help="goal template")
+    add("--kpi", action="append", choices=sorted(KPI_TEMPLATES), help="the goal's KPI")
     add("--name", help="a part of the goal's name (case-insensitive)")
     add(
-        "--duration",
+        "--cadence",
         action="append",
         choices=[c.value for c in Cadence],
-        help="the goal's duration (cadence)",
+        help="the goal's cadence (the product's 'duration')",
     )
     add(
         "--milestone-type",
@@ -273,9 +273,9 @@ def _goal_filter(args: argparse.Namespace, settings: AccountSettings | None) -> 
         raise InvalidInput("--max-progress", args.max_progress, f"is below --min-progress {low}")
     return GoalFilter(
         period=period,
-        templates=args.template or (),
+        kpis=args.kpi or (),
         name=args.name,
-        cadences=args.duration or (),
+        cadences=args.cadence or (),
         milestone_types=args.milestone_type or (),
         users=args.user or (),
         teams=args.team or (),

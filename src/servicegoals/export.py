@@ -45,12 +45,12 @@ __all__ = [
 
 #: The ``version`` of the JSON document; 2 added numbers beside the exact strings,
 #: 3 the forecast and pace fields.
-JSON_VERSION = 3
+JSON_VERSION = 4
 
 #: A cell (one contributor, one milestone), a contributor's whole goal, a milestone's total.
 RowKind = Literal["cell", "goal", "total"]
 
-_GOAL_COLUMNS = ("goal_id", "goal_name", "template", "cadence", "unit")
+_GOAL_COLUMNS = ("goal_id", "goal_name", "kpi", "cadence", "unit")
 _ROW_FIELDS = (
     "kind",
     "contributor_id",
@@ -286,7 +286,7 @@ def goal_data(goal: Goal) -> dict[str, Any]:
     return {
         "id": goal.id,
         "name": goal.name,
-        "template": goal.kpi.key,
+        "kpi": goal.kpi.key,
         "unit": goal.kpi.unit.value,
         "direction": goal.kpi.direction.value,
         "cadence": goal.cadence.value,
@@ -301,7 +301,7 @@ def _goal_columns(goal: Goal) -> dict[str, Any]:
     return {
         "goal_id": goal.id,
         "goal_name": goal.name,
-        "template": goal.kpi.key,
+        "kpi": goal.kpi.key,
         "cadence": goal.cadence.value,
         "unit": goal.kpi.unit.value,
     }

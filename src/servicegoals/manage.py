@@ -29,7 +29,7 @@ from .goals import (
     Team,
     User,
 )
-from .kpis import SERVICE_TEMPLATES, Kpi
+from .kpis import KPI_TEMPLATES, Kpi
 from .permissions import (
     Account,
     Action,
@@ -192,19 +192,17 @@ def _by_value(name: str, kind: type[enum.Enum]) -> Any:
     return parse
 
 
-def _template_key(value: Any) -> str:
+def _kpi_key(value: Any) -> str:
     if isinstance(value, Kpi):
         return value.key
-    if isinstance(value, str) and value in SERVICE_TEMPLATES:
+    if isinstance(value, str) and value in KPI_TEMPLATES:
         return value
-    raise InvalidInput(
-        "templates", value, f"expected a Kpi or a template key ({', '.join(SERVICE_TEMPLATES)})"
-    )
+    raise InvalidInput("kpis", value, f"expected a Kpi or a KPI key ({', '.join(KPI_TEMPLATES)})")
 
 
 # Named converters: the attrs plugin of mypy reads their parameter types.
-def _templates(value: Iterable[Kpi | str]) -> frozenset[str]:
-    return _to_set("templates", Kpi, value, _template_key)
+def _kpis(value: Iterable[Kpi | str]) -> frozenset[str]:
+    return _to_set("kpis", Kpi, value, _kpi_key)
 
 
 def _cadences(value: Iterable[Cadence | str]) -> frozenset[Cadence]:
@@ -265,11 +263,11 @@ class GoalFilter:
     ANDed; the several values of one criterion are ORed.  The filter looks at a
     report's cell rows (one contributor, one milestone): a goal is listed when
     one of its rows passes every criterion.  With no row criteria (only
-    ``templates``, ``name``, ``cadences`` and ``milestone_types``) a goal that
+    ``kpis``, ``name``, ``cadences`` and ``milestone_types``) a goal that
     has no rows yet (no report, or no targets) is listed too.
 
     * ``period``: the row's milestone overlaps this period;
-    * ``templates``: the goal's KPI (Kpi objects or template keys);
+    * ``kpis``: the goal's KPI (Kpi objects or KPI keys);
     * ``name``: a case-insensitive part of the goal's name;
     * ``cadences``: the goal's duration; ``milestone_types``: see [`MilestoneType`][];
     * ``users``: rows of these user contributors;
@@ -286,7 +284,7 @@ class GoalFilter:
     """
 
     period: Period | None = field(default=None)
-    templates: frozenset[str] = field(default=frozenset(), converter=_templates)
+    kpis: frozenset[str] = field(default=frozenset(), converter=_kpis)
     name: str | None = field(default=None, converter=_name_part)
     cadences: frozenset[Cadence] = field(default=frozenset(), converter=_cadences)
     milestone_types: frozenset[MilestoneType] = field(
@@ -320,9 +318,9 @@ class GoalFilter:
         )
 
     def matches_goal(self, goal: Goal) -> bool:
-        """The goal-level criteria: template, name, duration and milestone type."""
+        """The goal-level criteria: KPI, name, cadence and milestone type."""
         return (
-            (not self.templates or goal.kpi.key in self.templates)
+            (not self.kpis or goal.kpi.key in self.kpis)
             and (self.name is None or self.name.casefold() in goal.name.casefold())
             and (not self.cadences or goal.cadence in self.cadences)
             and (not self.milestone_types or milestone_type(goal) in self.milestone_types)
