@@ -235,7 +235,7 @@ def test_killing_a_refreshing_process_200_times_loses_and_repeats_nothing(
             times = found.report_times(g.id)
             assert times == expected.report_times(g.id)
             for t in times:
-                assert found.report(g.id, as_of=t) == expected.report(g.id, as_of=t)
+                assert found.find_report(g.id, as_of=t) == expected.find_report(g.id, as_of=t)
         assert found.last_refresh() == INSTANTS[-1]
         # No notification lost: the same outbox, every entry delivered.
         entries = found.outbox()

@@ -348,7 +348,7 @@ def test_lookups() -> None:
     assert f.calculated_at == report.calculated_at
     assert [f.of(r) for r in report.rows] == list(f.rows)
     assert f.of(report.total(0)) == f.total(0)
-    assert f.find("cy", 0) is None
+    assert f.find_row("cy", 0) is None
     with raises(NotFound, "row", ("cy", 0)):
         f.row("cy", 0)
 

@@ -137,7 +137,7 @@ def test_a_target_edit_recomputes_an_expired_row_from_its_fixed_measurement() ->
     assert april.row("u1", 0).status is Status.EXCEEDED
     # Removing the target removes the row, expired or not.
     gone = run(lowered.with_target("u1", 0, None), tickets, day(4, 2), previous=april)
-    assert gone.find("u1", 0) is None
+    assert gone.find_row("u1", 0) is None
 
 
 def test_a_deactivated_users_row_is_carried_forward() -> None:

@@ -458,10 +458,10 @@ def test_team_members_are_users_in_the_team_or_a_descendant() -> None:
     assert DIRECTORY.members("support") == (ADA, BOB, CY)
     assert DIRECTORY.members("tier2") == (ADA, CY)
     assert DIRECTORY.members("billing") == ()
-    assert DIRECTORY.user("ada") is ADA
-    assert DIRECTORY.user("zed") is None
-    assert DIRECTORY.team("tier2") is TIER2
-    assert DIRECTORY.team("zed") is None
+    assert DIRECTORY.find_user("ada") is ADA
+    assert DIRECTORY.find_user("zed") is None
+    assert DIRECTORY.find_team("tier2") is TIER2
+    assert DIRECTORY.find_team("zed") is None
 
 
 def test_is_active() -> None:
@@ -610,7 +610,7 @@ def test_team_members_follow_the_team_tree(directory: Directory) -> None:
         current: str | None = team_id
         while current is not None:
             found.add(current)
-            team = directory.team(current)
+            team = directory.find_team(current)
             current = team.parent_id if team else None
         return found
 
@@ -634,7 +634,11 @@ def test_goals_from_a_directory_measure_its_people(
         return
     goal = data.draw(goals(directory=directory, max_days=120))
     for c in goal.contributors:
-        found = directory.user(c.id) if c.kind is ContributorKind.USER else directory.team(c.id)
+        found = (
+            directory.find_user(c.id)
+            if c.kind is ContributorKind.USER
+            else directory.find_team(c.id)
+        )
         assert found is not None
 
 

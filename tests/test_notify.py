@@ -317,7 +317,7 @@ def test_repeated_refreshes_never_plan_a_key_twice(
         assert planned == plan_notifications(previous, current, goal, directory)  # pure
         assert plan_notifications(current, current, goal, directory) == ()
         for n in planned:
-            user = directory.user(n.recipient_id)
+            user = directory.find_user(n.recipient_id)
             assert user is not None
             assert user.active
             assert n.recipient_email == user.email
@@ -325,7 +325,7 @@ def test_repeated_refreshes_never_plan_a_key_twice(
             if n.event is NotificationEvent.AT_RISK:  # a fall: at risk now, not before
                 assert forecast(goal, current).row(n.contributor_id, n.milestone_index).at_risk
                 before = forecast(goal, previous) if previous else None
-                was = before.find(n.contributor_id, n.milestone_index) if before else None
+                was = before.find_row(n.contributor_id, n.milestone_index) if before else None
                 assert was is None or not was.at_risk
         seen.update(keys)
         previous = current

@@ -229,7 +229,7 @@ def test_rows_without_a_target_have_no_row_and_roll_ups_span_the_targeted_ones()
     )
     report = evaluate(goal, cells("g", {"u1": [Measurement(9), Measurement(6)]}), at=day(1, 20))
     assert [(r.contributor_id, r.milestone_index) for r in report.rows] == [("u1", 1)]
-    assert report.find("u1", 0) is None
+    assert report.find_row("u1", 0) is None
     with pytest.raises(NotFound):
         report.whole_goal("u2")
     assert [r.milestone_index for r in report.milestone_rows] == [1]
@@ -268,7 +268,7 @@ def test_report_helpers_find_rows_and_milestones() -> None:
     goal = q1_goal(contributors=[User("u1", "Ada"), Team("t1", "Support")], targets={"u1": 1})
     report = evaluate(goal, {}, at=day(2, 1))
     assert report.calculated_at == day(2, 1)
-    assert report.row("u1", 1) is report.find("u1", 1)
+    assert report.row("u1", 1) is report.find_row("u1", 1)
     assert report.milestone_at(day(2, 28, 23)).label == "2026-02"
     assert report.milestone_at(Q1.start).index == 0
     assert report.row_at("u1", day(3, 31, 23)) is report.row("u1", 2)

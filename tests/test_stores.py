@@ -117,15 +117,15 @@ def test_goals_save_get_list_replace_delete(store: Store) -> None:
     g1, g2 = goal("g1"), goal(TRICKY)
     store.save_goal(g2)
     store.save_goal(g1)
-    assert store.get_goal(TRICKY) == g2  # SQL-looking ids are stored literally
+    assert store.goal(TRICKY) == g2  # SQL-looking ids are stored literally
     assert store.goals() == (g2, g1)  # by id ("'" sorts before "1")
     renamed = g1.with_name("Renamed")
     store.save_goal(renamed)
-    assert store.get_goal("g1") == renamed
+    assert store.goal("g1") == renamed
     store.delete_goal("g1")
     assert store.goals() == (g2,)
     with pytest.raises(NotFound, match="goal_id"):
-        store.get_goal("g1")
+        store.goal("g1")
     with pytest.raises(NotFound, match="goal_id"):
         store.delete_goal("g1")
     with pytest.raises(InvalidInput, match="goal"):
@@ -138,24 +138,24 @@ def test_goals_save_get_list_replace_delete(store: Store) -> None:
 def test_report_history_answers_as_of_any_past_time(store: Store) -> None:
     g = goal()
     store.save_goal(g)
-    assert store.report("g1") is None
+    assert store.find_report("g1") is None
     first, second, third = (report(g, T0 + i * HOUR, closed=i) for i in range(3))
     for r in (third, first, second):  # any order
         store.save_report(r)
-    assert store.report("g1") == third
-    assert store.report("g1", as_of=T0 - HOUR) is None
-    assert store.report("g1", as_of=T0) == first
-    assert store.report("g1", as_of=T0 + 90 * timedelta(minutes=1)) == second
-    assert store.report("g1", as_of=T0 + 10 * HOUR) == third
+    assert store.find_report("g1") == third
+    assert store.find_report("g1", as_of=T0 - HOUR) is None
+    assert store.find_report("g1", as_of=T0) == first
+    assert store.find_report("g1", as_of=T0 + 90 * timedelta(minutes=1)) == second
+    assert store.find_report("g1", as_of=T0 + 10 * HOUR) == third
     assert store.report_times("g1") == (T0, T0 + HOUR, T0 + 2 * HOUR)
     # The same instant again replaces that snapshot.
     again = report(g, T0 + HOUR, closed=3)
     store.save_report(again)
-    assert store.report("g1", as_of=T0 + HOUR) == again
+    assert store.find_report("g1", as_of=T0 + HOUR) == again
     assert len(store.report_times("g1")) == 3
     # Deleting the goal deletes its history.
     store.delete_goal("g1")
-    assert store.report("g1") is None
+    assert store.find_report("g1") is None
     assert store.report_times("g1") == ()
 
 
@@ -163,7 +163,7 @@ def test_a_report_needs_its_goal(store: Store) -> None:
     with pytest.raises(NotFound, match=r"goal_id: no such item \(got 'g1'\)"):
         store.save_report(report(goal(), T0))
     with pytest.raises(InvalidInput, match="naive"):
-        store.report("g1", as_of=datetime(2026, 1, 1))
+        store.find_report("g1", as_of=datetime(2026, 1, 1))
 
 
 @settings(max_examples=25)
@@ -178,7 +178,7 @@ def test_as_of_is_the_latest_snapshot_not_after_it(saved: list[int], asked: int)
             made.save_goal(g)
             for minutes in saved:
                 made.save_report(report(g, T0 + timedelta(minutes=minutes)))
-            got = made.report("g1", as_of=T0 + timedelta(minutes=asked))
+            got = made.find_report("g1", as_of=T0 + timedelta(minutes=asked))
             earlier = [m for m in saved if m <= asked]
             if not earlier:
                 assert got is None
@@ -282,7 +282,7 @@ def test_commit_refresh_stores_everything_together(store: Store) -> None:
     assert store.last_refresh() is None
     added = store.commit_refresh(T0, [report(g, T0)], [notification()], ["email", "log"])
     assert added == 2
-    assert store.report("g1") == report(g, T0)
+    assert store.find_report("g1") == report(g, T0)
     assert store.last_refresh() == T0
     # An older refresh that commits late adds its snapshot but never moves time back.
     assert store.commit_refresh(T0 - HOUR, [report(g, T0 - HOUR)], [notification()], ["email"]) == 0
@@ -295,7 +295,7 @@ def test_commit_refresh_leaves_out_goals_deleted_meanwhile(store: Store) -> None
     store.save_goal(g)
     store.delete_goal("g1")
     assert store.commit_refresh(T0, [report(g, T0)], [notification()], ["email"]) == 0
-    assert store.report("g1") is None
+    assert store.find_report("g1") is None
     assert store.outbox() == ()
     assert store.last_refresh() == T0
 
@@ -314,7 +314,7 @@ def test_a_failure_mid_refresh_writes_nothing(store: Store) -> None:
         store.commit_refresh(T0, [report(g, T0), "not a report"], [], ["email"])  # type: ignore[list-item]
     with pytest.raises(InvalidInput, match="naive"):
         store.commit_refresh(datetime(2026, 1, 1), [report(g, T0)], [], ["email"])
-    assert store.report("g1") is None
+    assert store.find_report("g1") is None
     assert store.outbox() == ()
     assert store.last_refresh() is None
 
@@ -352,7 +352,7 @@ def test_sqlite_keeps_everything_across_reopening(tmp_path: Path) -> None:
         made.mark_failed(claim, T0, "down", T0 + HOUR)
     with SqliteStore(path) as reopened:
         assert reopened.goals() == (g,)
-        assert reopened.report(TRICKY) == r
+        assert reopened.find_report(TRICKY) == r
         assert reopened.last_refresh() == T0
         (entry,) = reopened.outbox()
         assert entry.notification == notification(TRICKY)
@@ -406,7 +406,7 @@ def test_a_process_crash_mid_transaction_leaves_nothing_half_written(tmp_path: P
     assert done.returncode == 3, done.stderr
     with SqliteStore(path) as reopened:
         assert [g.id for g in reopened.goals()] == ["g1"]  # committed before the crash
-        assert reopened.report("g1") is None
+        assert reopened.find_report("g1") is None
         assert reopened.outbox() == ()
         assert reopened.last_refresh() is None
 
@@ -422,7 +422,7 @@ def test_the_first_snapshot_at_an_instant_wins_a_refresh(store: Store) -> None:
     # A second tracker computed the same instant from other data: it adds nothing.
     assert store.commit_refresh(T0, [second], [notification(n=1)], ["email"]) == 0
     assert store.report_times("g1") == (T0,)
-    assert store.report("g1") == first
+    assert store.find_report("g1") == first
     assert [e.notification for e in store.outbox()] == [notification(n=0)]
 
 
@@ -455,8 +455,8 @@ def test_retention_keeps_recent_days_and_milestone_ends(kind: str, tmp_path: Pat
     recent = [last - timedelta(hours=h) for h in range(0, 7 * 24 + 1, 5)]
     ends = [m.period.end for m in g.milestones]
     for x in [*recent, *ends, *(e - timedelta(microseconds=1) for e in ends)]:
-        assert pruned.report("g1", as_of=x) == full.report("g1", as_of=x), x
-    assert pruned.report("g1") == full.report("g1")
+        assert pruned.find_report("g1", as_of=x) == full.find_report("g1", as_of=x), x
+    assert pruned.find_report("g1") == full.find_report("g1")
     # Milestone ends keep their latest snapshot at or before the end.
     assert {max(t for t in DAILY if t <= e) for e in ends if e <= last - timedelta(days=7)} <= set(
         kept
@@ -500,7 +500,7 @@ def test_a_damaged_row_raises_store_error_naming_the_file(tmp_path: Path, table:
         SqliteStore(path) as reopened,
         pytest.raises(StoreError, match=rf"damaged\.db: {table}\[.*not JSON"),
     ):
-        reopened.goals() if table == "goals" else reopened.report("g1")
+        reopened.goals() if table == "goals" else reopened.find_report("g1")
 
 
 def test_a_read_only_store_reads_and_refuses_writes_by_name(tmp_path: Path) -> None:
@@ -510,7 +510,7 @@ def test_a_read_only_store_reads_and_refuses_writes_by_name(tmp_path: Path) -> N
         made.save_report(report(goal(), T0))
     with SqliteStore(path, read_only=True) as ro:
         assert ro.read_only
-        assert ro.report("g1") == report(goal(), T0)
+        assert ro.find_report("g1") == report(goal(), T0)
         assert [g.id for g in ro.goals()] == ["g1"]
         for write in (
             lambda: ro.save_goal(goal("g2")),
@@ -532,7 +532,7 @@ READ_ONLY_CHILD = textwrap.dedent(
 
     store = SqliteStore(sys.argv[1])
     found = {"read_only": store.read_only, "goals": [g.id for g in store.goals()],
-             "report": store.report("g1") == t.report(t.goal(), t.T0)}
+             "report": store.find_report("g1") == t.report(t.goal(), t.T0)}
     try:
         store.save_goal(t.goal("g2"))
     except StoreError as exc:

@@ -125,7 +125,7 @@ def test_refresh_evaluates_stores_and_delivers(store: Store) -> None:
     assert not summary.skipped
     (report,) = summary.reports
     assert report.row("u0", 0).status is Status.ACHIEVED
-    assert store.report("g1") == report
+    assert store.find_report("g1") == report
     assert store.last_refresh() == FEB_1
     events = sorted((n.recipient_id, n.milestone_index, n.event.value) for n in summary.planned)
     assert events == sorted(
@@ -215,7 +215,7 @@ def test_the_tracker_prefers_push_down(tmp_path: Path) -> None:
     sqlite_source.add_tickets(january(d))
     other = InMemoryStore()
     other.save_goal(goal(d))
-    assert Tracker(other, sqlite_source, [], d).refresh(FEB_1).reports == (store.report("g1"),)
+    assert Tracker(other, sqlite_source, [], d).refresh(FEB_1).reports == (store.find_report("g1"),)
 
 
 def test_a_refresh_without_goals_still_records_its_time(store: Store) -> None:
@@ -462,7 +462,7 @@ def test_refreshing_twice_at_one_instant_stores_nothing_new(store: Store) -> Non
     assert all(r.frozen is None for r in second.reports[0].rows if r.milestone_index == 0)
     assert (second.planned, second.enqueued) == ((), 0)
     assert store.report_times("g1") == (january_end,)
-    assert store.report("g1") == first.reports[0]
+    assert store.find_report("g1") == first.reports[0]
     assert len(store.outbox()) == len(first.planned)
 
 
@@ -599,7 +599,7 @@ def test_a_failing_on_goal_stores_nothing(store: Store) -> None:
     with pytest.raises(RuntimeError):
         t.refresh(at(1, 20))
     assert store.last_refresh() is None
-    assert store.report("g1", as_of=at(1, 20)) is None
+    assert store.find_report("g1", as_of=at(1, 20)) is None
 
 
 @pytest.mark.parametrize(("name", "value"), [("clock", "calendar"), ("on_goal", 42)])

@@ -91,7 +91,7 @@ def test_init_refresh_report_with_people_and_a_team_tree(
     )
     workspace = read_workspace(db)
     assert workspace.settings.timezone == "Europe/Oslo"
-    assert workspace.directory.user("ada") is not None
+    assert workspace.directory.find_user("ada") is not None
     assert call(capsys, "refresh", "--db", db, "--as-of", AS_OF)[0] == 0
     data = _json(capsys, "report", "--db", db)
     closed, response = data["goals"]

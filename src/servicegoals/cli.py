@@ -338,7 +338,7 @@ def _previous(report: GoalReport, line: Line, index: int) -> Progress | None:
     """The row of milestone ``index`` that matches ``line``'s contributor (or total)."""
     cid = line.progress.contributor_id
     if cid is not None:
-        return report.find(cid, index)
+        return report.find_row(cid, index)
     return next((r for r in report.milestone_rows if r.milestone_index == index), None)
 
 
@@ -349,7 +349,7 @@ def _listing(
     goal_filter: GoalFilter,
 ) -> Output:
     goals = store.goals()
-    reports = [r for g in goals if (r := store.report(g.id, as_of=at)) is not None]
+    reports = [r for g in goals if (r := store.find_report(g.id, as_of=at)) is not None]
     matches = select_goals(goals, reports, goal_filter, directory=workspace.directory)
     sections = []
     for match in matches:
@@ -550,7 +550,7 @@ def _stored_reports(
                 str(workspace.path),
                 f"no report yet: run '{PROG} refresh --db {workspace.path}' first",
             )
-        pairs = [(g, r) for g in store.goals() if (r := store.report(g.id, as_of=at))]
+        pairs = [(g, r) for g in store.goals() if (r := store.find_report(g.id, as_of=at))]
     return at, pairs
 
 

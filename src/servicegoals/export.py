@@ -225,7 +225,11 @@ def contributor_name(
     if contributor_id is None or directory is None:
         return None
     who: User | Team | None
-    who = directory.team(contributor_id) if kind == "team" else directory.user(contributor_id)
+    who = (
+        directory.find_team(contributor_id)
+        if kind == "team"
+        else directory.find_user(contributor_id)
+    )
     return None if who is None else who.name
 
 

@@ -156,7 +156,9 @@ class GoalForecast:
         index = {(r.contributor_id, r.milestone_index): r for r in everything}
         object.__setattr__(self, "_index", index)
 
-    def find(self, contributor_id: str | None, milestone_index: int | None) -> RowForecast | None:
+    def find_row(
+        self, contributor_id: str | None, milestone_index: int | None
+    ) -> RowForecast | None:
         """The forecast of a row, or None when the report has no such row.
 
         ``milestone_index=None`` is a whole-goal row, ``contributor_id=None`` a total.
@@ -165,7 +167,7 @@ class GoalForecast:
 
     def row(self, contributor_id: str | None, milestone_index: int | None) -> RowForecast:
         """As `find`, but NotFound when the report has no such row."""
-        found = self.find(contributor_id, milestone_index)
+        found = self.find_row(contributor_id, milestone_index)
         if found is None:
             raise NotFound("row", (contributor_id, milestone_index))
         return found

@@ -219,9 +219,9 @@ def _check_people(goals: Iterable[Goal], directory: Directory) -> None:
     """A file that lists people lists every contributor: an unlisted one would count as gone."""
     for i, goal in enumerate(goals):
         for j, c in enumerate(goal.contributors):
-            if c.kind is ContributorKind.USER and directory.user(c.id) is None:
+            if c.kind is ContributorKind.USER and directory.find_user(c.id) is None:
                 raise InvalidInput(f"goals[{i}].contributors[{j}].id", c.id, "not in [[people]]")
-            if c.kind is ContributorKind.TEAM and directory.team(c.id) is None:
+            if c.kind is ContributorKind.TEAM and directory.find_team(c.id) is None:
                 raise InvalidInput(f"goals[{i}].contributors[{j}].id", c.id, "not in [[teams]]")
 
 

@@ -147,10 +147,10 @@ class Directory:
         object.__setattr__(self, "_teams", teams)
         object.__setattr__(self, "_children", children)
 
-    def user(self, user_id: str) -> User | None:
+    def find_user(self, user_id: str) -> User | None:
         return self._users.get(user_id)
 
-    def team(self, team_id: str) -> Team | None:
+    def find_team(self, team_id: str) -> Team | None:
         return self._teams.get(team_id)
 
     def descendants(self, team_id: str) -> frozenset[str]:

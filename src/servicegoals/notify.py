@@ -207,7 +207,7 @@ def plan_notifications(
     for row in current.rows:
         if row.frozen is not None or row.contributor_id is None or row.milestone_index is None:
             continue
-        old = previous.find(row.contributor_id, row.milestone_index) if previous else None
+        old = previous.find_row(row.contributor_id, row.milestone_index) if previous else None
         fell = risks.fell(row.contributor_id, row.milestone_index)
         events = list(_events(goal, old, row, fell is not None))
         if not events:
@@ -237,10 +237,12 @@ class _Risks:
 
     def fell(self, contributor_id: str, milestone_index: int) -> _Fall | None:
         """The row's fall when it is at risk now and was not before, else None."""
-        now = None if self.now is None else self.now.find(contributor_id, milestone_index)
+        now = None if self.now is None else self.now.find_row(contributor_id, milestone_index)
         if now is None or not now.at_risk:
             return None
-        before = None if self.before is None else self.before.find(contributor_id, milestone_index)
+        before = (
+            None if self.before is None else self.before.find_row(contributor_id, milestone_index)
+        )
         return None if before is not None and before.at_risk else _Fall(now, self.armed_at)
 
 
@@ -312,11 +314,11 @@ def _recipients(
     """Who the row is about, as the message names it, and who receives it."""
     contributor = goal.contributor(contributor_id)
     if contributor.kind is ContributorKind.TEAM:
-        team = directory.team(contributor.id)
+        team = directory.find_team(contributor.id)
         if team is None:
             return "", ()
         return f"team {team.name}", tuple(u for u in directory.members(team.id) if u.active)
-    user = directory.user(contributor.id)
+    user = directory.find_user(contributor.id)
     return "you", ((user,) if user is not None and user.active else ())
 
 

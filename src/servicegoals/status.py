@@ -417,7 +417,7 @@ class GoalReport:
         """The row of one contributor and milestone; NotFound when it has none."""
         return self._get(contributor_id, milestone_index)
 
-    def find(self, contributor_id: str, milestone_index: int) -> Progress | None:
+    def find_row(self, contributor_id: str, milestone_index: int) -> Progress | None:
         """The row of one contributor and milestone, or None when it has none."""
         return self._index.get((contributor_id, milestone_index))
 

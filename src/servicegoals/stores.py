@@ -81,7 +81,7 @@ class Retention:
 
     Every snapshot calculated in the ``days`` before the refresh is kept; of
     older ones, a goal keeps only its latest and, for each milestone, the
-    latest calculated at or before the milestone's end.  So ``report(goal_id,
+    latest calculated at or before the milestone's end.  So ``find_report(goal_id,
     as_of=X)`` answers as before for any X in the last ``days`` days and at
     every milestone end.  ``days=None`` keeps every snapshot.
     """
@@ -159,7 +159,7 @@ class Store(Protocol):
     def save_goal(self, goal: Goal) -> None:
         """Insert or replace a goal."""
 
-    def get_goal(self, goal_id: str) -> Goal:
+    def goal(self, goal_id: str) -> Goal:
         """The goal ``goal_id``; :class:`NotFound` when there is none."""
         ...
 
@@ -173,7 +173,7 @@ class Store(Protocol):
     def save_report(self, report: GoalReport) -> None:
         """Add a snapshot (a snapshot at the same instant is replaced)."""
 
-    def report(self, goal_id: str, as_of: datetime | None = None) -> GoalReport | None:
+    def find_report(self, goal_id: str, as_of: datetime | None = None) -> GoalReport | None:
         """The latest snapshot calculated at or before ``as_of`` (default: the latest)."""
         ...
 
@@ -410,7 +410,7 @@ class InMemoryStore:
         with self._lock:
             self._goals[goal.id] = goal
 
-    def get_goal(self, goal_id: str) -> Goal:
+    def goal(self, goal_id: str) -> Goal:
         with self._lock:
             try:
                 return self._goals[goal_id]
@@ -423,7 +423,7 @@ class InMemoryStore:
 
     def delete_goal(self, goal_id: str) -> None:
         with self._lock:
-            self.get_goal(goal_id)
+            self.goal(goal_id)
             del self._goals[goal_id]
             for us in self._times.pop(goal_id, []):
                 del self._reports[(goal_id, us)]
@@ -451,10 +451,10 @@ class InMemoryStore:
     def save_report(self, report: GoalReport) -> None:
         report = _report(report)
         with self._lock:
-            self.get_goal(report.goal_id)
+            self.goal(report.goal_id)
             self._add_report(report)
 
-    def report(self, goal_id: str, as_of: datetime | None = None) -> GoalReport | None:
+    def find_report(self, goal_id: str, as_of: datetime | None = None) -> GoalReport | None:
         with self._lock:
             times = self._times.get(goal_id, [])
             i = len(times) if as_of is None else bisect_right(times, to_us(aware("as_of", as_of)))
@@ -808,7 +808,7 @@ class SqliteStore:
         except (TypeError, ValueError) as exc:
             raise StoreError(f"{where}: a damaged row, not JSON: {exc}") from None
 
-    def get_goal(self, goal_id: str) -> Goal:
+    def goal(self, goal_id: str) -> Goal:
         rows = self._read("SELECT data FROM goals WHERE id = ?", (goal_id,))
         if not rows:
             raise NotFound("goal_id", goal_id)
@@ -872,7 +872,7 @@ class SqliteStore:
                 raise NotFound("report.goal_id", report.goal_id)
             self._insert_reports(db, rows)
 
-    def report(self, goal_id: str, as_of: datetime | None = None) -> GoalReport | None:
+    def find_report(self, goal_id: str, as_of: datetime | None = None) -> GoalReport | None:
         limit = None if as_of is None else to_us(aware("as_of", as_of))
         rows = self._read(
             "SELECT calculated_us, data FROM reports WHERE goal_id = ? "

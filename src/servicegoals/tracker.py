@@ -230,7 +230,7 @@ class Tracker:
         if not force and not self.due(now):
             return RefreshSummary(now, True, (), (), 0, self.deliver(now))
         goals = self.store.goals()
-        previous = {goal.id: self.store.report(goal.id, as_of=now) for goal in goals}
+        previous = {goal.id: self.store.find_report(goal.id, as_of=now) for goal in goals}
         # Re-evaluating at the instant of a snapshot would treat it as the past
         # (freezing milestones that end then): that snapshot is the answer.
         stored = {k: r for k, r in previous.items() if r is not None and r.calculated_at == now}
