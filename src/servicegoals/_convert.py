@@ -16,9 +16,9 @@ The formats, chosen so that a round trip is exact and a person can read them:
 * exact fractions: ``"n/d"`` (or ``"n"``) strings, or ``[n, d]``;
 * KPIs by key (``"closed_tickets"``), enums by value, weekdays by name.
 
-Every error is an :class:`~servicegoals.InvalidInput` whose ``field`` is the
+Every error is an [`InvalidInput`][servicegoals.errors.InvalidInput] whose ``field`` is the
 path inside the document, such as ``goals[2].targets.u7[3]``: cattrs' detailed
-validation collects the problems as exception groups and :func:`_locate`
+validation collects the problems as exception groups and `_locate`
 turns the first one into that single located error.
 """
 
@@ -921,7 +921,7 @@ def _structured(where: str, structure: Callable[[], T]) -> T:
 
 
 def goal_to_dict(goal: Goal) -> dict[str, Any]:
-    """A goal as plain data (JSON- and TOML-ready); :func:`goal_from_dict` reverses it."""
+    """A goal as plain data (JSON- and TOML-ready); `goal_from_dict` reverses it."""
     if not isinstance(goal, Goal):
         raise InvalidInput("goal", goal, "expected a Goal")
     return _goal_out(goal)
@@ -947,7 +947,7 @@ def goal_from_dict(
 
 
 def report_to_dict(report: GoalReport) -> dict[str, Any]:
-    """A report as plain data; :func:`report_from_dict` reverses it exactly."""
+    """A report as plain data; `report_from_dict` reverses it exactly."""
     if not isinstance(report, GoalReport):
         raise InvalidInput("report", report, "expected a GoalReport")
     data: dict[str, Any] = _converter.unstructure(report, GoalReport)

@@ -1,13 +1,13 @@
 """Goal files: goals in TOML or JSON, chosen by the file's suffix.
 
 A goal file is a table with a ``goals`` list and an optional ``account`` table
-(the account's calendar).  :func:`dump_goals` writes every field, milestones
-included, so that :func:`load_goals` gives back exactly the same goals; a file
+(the account's calendar).  [`dump_goals`][] writes every field, milestones
+included, so that [`load_goals`][] gives back exactly the same goals; a file
 written by hand may leave the milestones out and give ``[account]`` settings to
 compute them from.  See ``docs/goal-files.md`` for the format.
 
-TOML is read with the standard library's :mod:`tomllib` and written by the small
-writer below, which only needs the shapes :mod:`servicegoals._convert` emits
+TOML is read with the standard library's `tomllib` and written by the small
+writer below, which only needs the shapes `servicegoals._convert` emits
 (tables, lists, strings, integers, booleans), so no extra dependency.
 """
 

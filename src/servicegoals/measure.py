@@ -1,6 +1,6 @@
 """Measuring: one pass over tickets fills every (goal, contributor, milestone) cell.
 
-The loop works on plain integers (epoch microseconds) and :func:`bisect`; its
+The loop works on plain integers (epoch microseconds) and `bisect`; its
 memory grows with the number of cells, never with the number of tickets, so the
 tickets may come from a generator of millions.
 """
@@ -53,7 +53,7 @@ class CellPlan:
     policy: ClockPolicy = DEFAULT_POLICY
 
     def key(self, milestone_index: int) -> CellKey:
-        """The :data:`CellKey` of one of this plan's milestones."""
+        """The `CellKey` of one of this plan's milestones."""
         return (self.goal_id, self.contributor_id, milestone_index)
 
 

@@ -1,14 +1,14 @@
 """Ticket sources: where tickets come from, and aggregation where they live.
 
-A :class:`TicketSource` yields tickets for a :class:`TicketQuery`.  A source that
-can aggregate where its data lives is an :class:`AggregatingSource`: it computes
-the same measurements as :func:`servicegoals.measure` without sending every
+A [`TicketSource`][] yields tickets for a [`TicketQuery`][].  A source that
+can aggregate where its data lives is an [`AggregatingSource`][]: it computes
+the same measurements as [`measure`][servicegoals.measure.measure] without sending every
 ticket to Python (aggregate push-down).  Provided here, with only the standard
-library: :class:`InMemorySource`, :class:`CsvSource` and :class:`SqliteSource`.
+library: [`InMemorySource`][], [`CsvSource`][] and [`SqliteSource`][].
 ``servicegoals.sql.SqlAlchemySource`` (extra ``servicegoals[sql]``) adds any
 database SQLAlchemy speaks, PostgreSQL included.
 
-:class:`PushDownPlan` turns goals into a few aggregate queries and their rows
+[`PushDownPlan`][] turns goals into a few aggregate queries and their rows
 back into measurements, so that every SQL adapter shares one definition of what
 push-down computes.
 """
@@ -270,7 +270,7 @@ def _stored_instant(column: str, value: Any) -> datetime:
 def ticket_from_row(source: str, row: Sequence[Any]) -> Ticket:
     """The ticket of a stored row (``CSV_COLUMNS`` order, instants in epoch µs).
 
-    A row that is not a valid ticket raises :class:`BadRow` naming ``source``,
+    A row that is not a valid ticket raises [`BadRow`][] naming ``source``,
     the ticket id, the column and the value.
     """
     try:
@@ -384,16 +384,16 @@ def _path(value: Any) -> Path:
 class CsvSource:
     """Tickets read from a CSV file, streamed row by row.
 
-    The header names the columns of :data:`CSV_COLUMNS` in any order; other
+    The header names the columns of `CSV_COLUMNS` in any order; other
     columns are ignored, or with ``properties=True`` become `Ticket.properties` (a
     canonical int cell as an int, an ISO-8601 instant with an offset as a datetime,
     other text as text, an empty cell absent).  Instants are ISO-8601 with a UTC
-    offset; an empty cell is None.  A bad row raises :class:`BadRow` naming the
+    offset; an empty cell is None.  A bad row raises [`BadRow`][] naming the
     file, line, column and value; with ``on_error="skip"`` it is skipped instead and recorded in
-    :attr:`skipped` as ``(line, message)``, never dropped silently.
+    `skipped` as ``(line, message)``, never dropped silently.
 
     ``history`` is an optional second CSV file of ticket histories
-    (:data:`HISTORY_COLUMNS`); it is read whole at the start of each read, and a
+    (`HISTORY_COLUMNS`); it is read whole at the start of each read, and a
     history row of a ticket the file does not hold is a bad row.
     """
 
@@ -436,7 +436,7 @@ class CsvSource:
         """Write ``tickets`` to a CSV file at ``path`` and open it.
 
         With ``history``, the tickets' histories go to that second file
-        (:data:`HISTORY_COLUMNS`).  Each file is written beside its path and
+        (`HISTORY_COLUMNS`).  Each file is written beside its path and
         renamed over it at the end, so a failure leaves any old file as it was.
         """
         target = _path(path)
@@ -570,7 +570,7 @@ class CsvSource:
     def tickets(self, query: TicketQuery | None = None) -> Iterator[Ticket]:
         """Read the file once, yielding the tickets that match ``query``.
 
-        Every row is checked, matching or not; :attr:`skipped` starts afresh.
+        Every row is checked, matching or not; `skipped` starts afresh.
         """
         self.skipped = []
         skipped = self.skipped
@@ -813,15 +813,15 @@ def _column(plan: CellPlan) -> str:
 
 
 class PushDownPlan:
-    """Goals as a few aggregate queries (:class:`AggregateQuery`), and their rows as measurements.
+    """Goals as a few aggregate queries ([`AggregateQuery`][]), and their rows as measurements.
 
     Plans that share a contributor column, an event, milestone bounds and one
     pipeline set for every milestone share one query that filters pipelines
     itself, so a hundred monthly goals over one year cost a handful of queries.
     Plans whose pipelines differ from milestone to milestone share a query that
-    groups by pipeline as well; :meth:`collect` picks the allowed ones.  Run each
-    query of :attr:`queries` in the database, hand its rows to :meth:`collect`,
-    then take :meth:`result`.
+    groups by pipeline as well; [`collect`][] picks the allowed ones.  Run each
+    query of `queries` in the database, hand its rows to [`collect`][],
+    then take [`result`][].
     """
 
     def __init__(
@@ -869,7 +869,7 @@ class PushDownPlan:
         self._totals = [[0] * (len(p.bounds) - 1) for p in self._plans]
 
     def collect(self, index: int, rows: Iterable[Sequence[Any]]) -> None:
-        """Add the rows (see :data:`AggregateRow`) that query ``index`` returned."""
+        """Add the rows (see `AggregateRow`) that query ``index`` returned."""
         query = self.queries[index]
         members = self._members[index]
         plans, counts, totals = self._plans, self._counts, self._totals
@@ -887,7 +887,7 @@ class PushDownPlan:
                     totals[p][bucket] += int(total)
 
     def result(self) -> dict[CellKey, Measurement]:
-        """Every cell's measurement, zeros included, as :func:`measure` returns them."""
+        """Every cell's measurement, zeros included, as [`measure`][] returns them."""
         result: dict[CellKey, Measurement] = {}
         zero = Measurement(0, 0)  # immutable, so empty cells can share it
         for plan, counts, totals in zip(self._plans, self._counts, self._totals, strict=True):
@@ -966,7 +966,7 @@ def _aggregate_sql(
 ) -> tuple[str, dict[str, Any]]:
     """The SQLite statement of one aggregate query and its parameters.
 
-    Column names come from :data:`CSV_COLUMNS` only; every value is a bound
+    Column names come from `CSV_COLUMNS` only; every value is a bound
     parameter (ids and pipelines as one JSON array each).  ``by_milestone``
     makes a statement for the milestone ``:j`` from ``:start`` to ``:end`` (the
     caller binds them); otherwise a CASE tree buckets the rows of every
@@ -1051,8 +1051,8 @@ class SqliteSource:
     """Tickets in an SQLite file (stdlib ``sqlite3``), with aggregate push-down.
 
     The ``tickets`` table stores instants as INTEGER epoch microseconds (UTC).
-    :meth:`measure` runs the GROUP BY in the database, one query per
-    :class:`AggregateQuery` of the :class:`PushDownPlan`, with bound parameters only.
+    [`measure`][] runs the GROUP BY in the database, one query per
+    [`AggregateQuery`][] of the [`PushDownPlan`][], with bound parameters only.
     Each operation opens its own connection, so one source serves many threads.
 
     ``milestone_queries_up_to`` tunes the push-down: a query whose milestones
@@ -1219,7 +1219,7 @@ class SqliteSource:
         directory: Directory | None = None,
         at: datetime | None = None,
     ) -> dict[CellKey, Measurement]:
-        """What :func:`servicegoals.measure` returns, aggregated in the database."""
+        """What [`measure`][servicegoals.measure.measure] returns, aggregated in the database."""
         goals = tuple(goals)
         plan = PushDownPlan(goals, directory, at=at)
         if plan.streams or self._holds_history():

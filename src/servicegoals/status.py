@@ -1,6 +1,6 @@
 """The pure status calculator: measurements and targets in, progress rows out.
 
-All arithmetic that decides a status is exact (ints and :class:`Fraction`).
+All arithmetic that decides a status is exact (ints and `Fraction`).
 A row first calculated at or after its milestone's end is fixed: later
 calculations that are given the previous report copy it and mark it frozen
 ("changes after expiry do not count").  The rows of deactivated and deleted
@@ -676,7 +676,7 @@ def evaluate(
 ) -> GoalReport:
     """Calculate a goal's report at ``at``.
 
-    ``measurements`` comes from :func:`~servicegoals.measure` or a push-down
+    ``measurements`` comes from [`measure`][servicegoals.measure.measure] or a push-down
     source; a missing cell counts as no tickets.  With ``previous`` (the last
     report of this goal, calculated no later than ``at``), rows calculated at or
     after their period's end are copied (frozen: expired), and rows of

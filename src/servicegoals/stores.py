@@ -1,8 +1,8 @@
 """Stores: goals, report snapshots with history, and the notification outbox.
 
-Two implementations of one :class:`Store` protocol: :class:`InMemoryStore`
-(for tests and short-lived processes) and :class:`SqliteStore` (stdlib
-:mod:`sqlite3`, WAL, a ``schema_version`` table, foreign keys), which several
+Two implementations of one [`Store`][] protocol: [`InMemoryStore`][]
+(for tests and short-lived processes) and [`SqliteStore`][] (stdlib
+`sqlite3`, WAL, a ``schema_version`` table, foreign keys), which several
 processes may share; a file this process cannot write is opened read-only.
 
 The outbox holds one entry per (notification key, channel).  Its life cycle::
@@ -61,7 +61,7 @@ __all__ = [
     "wall_clock",
 ]
 
-#: The schema version :class:`SqliteStore` writes and reads.
+#: The schema version [`SqliteStore`][] writes and reads.
 SCHEMA_VERSION = 1
 #: How long a claim is held when the caller does not say.
 DEFAULT_LEASE = timedelta(minutes=10)
@@ -138,7 +138,7 @@ class Claim:
     """An outbox entry leased to one caller until ``lease_until``.
 
     ``attempts`` is the number of earlier tries.  Settle it with
-    :meth:`Store.mark_delivered` or :meth:`Store.mark_failed`; only the
+    [`Store.mark_delivered`][] or [`Store.mark_failed`][]; only the
     holder of ``token`` can.
     """
 
@@ -160,7 +160,7 @@ class Store(Protocol):
         """Insert or replace a goal."""
 
     def goal(self, goal_id: str) -> Goal:
-        """The goal ``goal_id``; :class:`NotFound` when there is none."""
+        """The goal ``goal_id``; [`NotFound`][] when there is none."""
         ...
 
     def goals(self) -> tuple[Goal, ...]:
@@ -346,7 +346,7 @@ def _ends(report: GoalReport) -> list[int]:
 
 @attrs.define
 class _Item:
-    """The mutable record behind an :class:`OutboxEntry`."""
+    """The mutable record behind an [`OutboxEntry`][]."""
 
     notification: Notification
     channel: str
@@ -382,7 +382,7 @@ class _Item:
 
 
 class InMemoryStore:
-    """A :class:`Store` in this process's memory; thread-safe, gone when it ends.
+    """A [`Store`][] in this process's memory; thread-safe, gone when it ends.
 
     Goals and reports are kept as the immutable objects they are.  Claims are
     leased on ``clock`` (the wall clock unless given); refreshes prune
@@ -672,7 +672,7 @@ def open_read_only(path: str | os.PathLike[str], timeout: float = 30.0) -> sqlit
 
 
 class SqliteStore:
-    """A :class:`Store` in an SQLite file (stdlib :mod:`sqlite3`).
+    """A [`Store`][] in an SQLite file (stdlib `sqlite3`).
 
     The file uses WAL journaling, foreign keys and a ``schema_version`` table;
     a file written by a newer schema is refused.  Writes run in ``BEGIN

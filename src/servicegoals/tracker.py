@@ -54,7 +54,7 @@ def describe(exc: BaseException) -> str:
 
 @frozen
 class DeliverySummary:
-    """What one :meth:`Tracker.deliver` did.
+    """What one [`Tracker.deliver`][] did.
 
     ``failed`` entries are queued again for a later try; ``dead`` ones will not
     be tried again; ``lost`` counts claims whose lease ran out during the
@@ -69,7 +69,7 @@ class DeliverySummary:
 
 @frozen
 class RefreshSummary:
-    """What one :meth:`Tracker.refresh` did.
+    """What one [`Tracker.refresh`][] did.
 
     ``skipped`` is true when the refresh interval had not passed: then
     ``reports`` and ``planned`` are empty, but due notifications were still
