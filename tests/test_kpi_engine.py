@@ -47,7 +47,7 @@ from servicegoals import (
 from servicegoals._convert import goal_from_dict, goal_to_dict, report_from_dict, report_to_dict
 from servicegoals.export import amount_text, report_records
 from servicegoals.htmlreport import render_html
-from servicegoals.sources import PushDownPlan
+from servicegoals.pushdown import PushDownPlan
 from servicegoals.testing import raises
 
 sg: Any = servicegoals

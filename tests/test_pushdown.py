@@ -42,7 +42,7 @@ from servicegoals import (
     measure,
 )
 from servicegoals._validate import from_us
-from servicegoals.sources import PushDownPlan
+from servicegoals.pushdown import PushDownPlan
 from servicegoals.sql import SqlAlchemySource
 from servicegoals.testing import PIPELINES, account_settings, directories, goals, periods, tickets
 

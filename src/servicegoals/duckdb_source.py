@@ -10,20 +10,17 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
 from .errors import DataSourceError, InvalidInput
-from .goals import Directory, Goal
-from .kpis import Measurement, Ticket
-from .measure import CellKey, measure
+from .kpis import Ticket
+from .pushdown import AggregateQuery, PushDownPlan
 from .sources import (
     CSV_COLUMNS,
-    AggregateQuery,
-    PushDownPlan,
+    PushDownSource,
     TicketQuery,
     ticket_from_row,
     ticket_row,
@@ -122,7 +119,7 @@ def _paths(value: Any) -> tuple[str, ...]:
     return found
 
 
-class DuckDbSource:
+class DuckDbSource(PushDownSource):
     """Tickets in a DuckDB file or in Parquet files, measured where they live.
 
     `DuckDbSource(path)` reads the ``tickets`` table of a DuckDB database file
@@ -254,26 +251,7 @@ class DuckDbSource:
         finally:
             connection.close()
 
-    def measure(
-        self,
-        goals: Iterable[Goal],
-        *,
-        directory: Directory | None = None,
-        at: datetime | None = None,
-    ) -> dict[CellKey, Measurement]:
-        """What `servicegoals.measure` returns, aggregated in DuckDB.
-
-        With ``at`` (an aware datetime), only events at or before ``at`` count: a
-        ticket closed after ``at`` is still open then, and a first response after
-        ``at`` has not happened yet.
-        """
-        goals = tuple(goals)
-        plan = PushDownPlan(goals, directory, at=at)
-        if plan.streams:  # a working-time clock: time the tickets in Python
-            wanted = self.tickets(TicketQuery.for_goals(goals, directory))
-            return measure(goals, wanted, directory=directory, at=at)
-        if not plan.queries:
-            return plan.result()
+    def _aggregate_plan(self, plan: PushDownPlan) -> None:
         # One statement for every query: DuckDB plans once and runs the parts in parallel.
         parts = [_aggregate_sql(i, q) for i, q in enumerate(plan.queries)]
         params = {k: v for _, p in parts for k, v in p.items()}
@@ -290,4 +268,3 @@ class DuckDbSource:
             connection.close()
         for index, rows in enumerate(by_query):
             plan.collect(index, rows)
-        return plan.result()

@@ -15,6 +15,7 @@ push-down computes.
 
 from __future__ import annotations
 
+import abc
 import csv
 import json
 import os
@@ -32,22 +33,20 @@ from attrs import field, frozen
 
 from ._validate import by_id, from_us, integer, text, to_us
 from .calendar import Period
-from .clock import as_of_limit
 from .errors import BadRow, DataSourceError, InvalidInput
 from .goals import ContributorKind, Directory, Goal
 from .kpis import Measurement, Reopen, StatusInterval, Ticket, TicketEvent
-from .measure import CellKey, CellPlan, measure, plan_cells
+from .measure import CellKey, measure, plan_cells
+from .pushdown import AggregateQuery, PushDownPlan
 
 __all__ = [
     "CSV_COLUMNS",
     "HISTORY_COLUMNS",
     "MAX_LINE_LENGTH",
-    "AggregateQuery",
-    "AggregateRow",
     "AggregatingSource",
     "CsvSource",
     "InMemorySource",
-    "PushDownPlan",
+    "PushDownSource",
     "SqliteSource",
     "TicketQuery",
     "TicketSource",
@@ -238,6 +237,46 @@ class AggregatingSource(TicketSource, Protocol):
             DataSourceError: the data cannot be read.
         """
         ...
+
+
+class PushDownSource(abc.ABC):
+    """The `measure` of every source that aggregates in its database.
+
+    It plans the goals (`PushDownPlan`) and runs the plan's queries through
+    `_aggregate_plan`; when its database cannot compute the goals exactly (a working-time
+    clock, a custom KPI, stored ticket histories: `_must_stream`), it measures
+    its own tickets by streaming them instead, so the answer is always what
+    `servicegoals.measure` gives.
+    """
+
+    @abc.abstractmethod
+    def tickets(self, query: TicketQuery | None = None) -> Iterator[Ticket]:
+        """The source's tickets that may match ``query``."""
+
+    @abc.abstractmethod
+    def _aggregate_plan(self, plan: PushDownPlan) -> None:
+        """Run every query of ``plan`` in the database and collect its rows."""
+
+    def _must_stream(self) -> bool:
+        """True when stored data that SQL cannot read (ticket histories) exists."""
+        return False
+
+    def measure(
+        self,
+        goals: Iterable[Goal],
+        *,
+        directory: Directory | None = None,
+        at: datetime | None = None,
+    ) -> dict[CellKey, Measurement]:
+        """What [`measure`][servicegoals.measure.measure] returns, aggregated in the database."""
+        goals = tuple(goals)
+        plan = PushDownPlan(goals, directory, at=at)
+        if plan.streams or self._must_stream():  # time or place the tickets in Python
+            wanted = self.tickets(TicketQuery.for_goals(goals, directory))
+            return measure(goals, wanted, directory=directory, at=at)
+        if plan.queries:
+            self._aggregate_plan(plan)
+        return plan.result()
 
 
 # -- shared row helpers for the documented schema ----------------------------------
@@ -768,140 +807,6 @@ def _csv_ticket(
         raise BadRow(source, place, exc.field, raw, exc.reason) from None
 
 
-# -- push-down planning ----------------------------------------------------------------
-
-#: One aggregated row: ``(match_id, milestone_index, pipeline, count, total)``;
-#: ``pipeline`` is None unless the query groups by pipeline.
-AggregateRow: TypeAlias = tuple[str, int, str | None, int, int]
-
-
-@frozen
-class AggregateQuery:
-    """One aggregate query of a push-down.
-
-    Over tickets whose ``column`` (``owner_id`` or ``team_id``) is one of
-    ``match_ids`` and whose ``event`` column lies in ``[bounds[0], end)``, in
-    ``pipelines`` (None: any), group by ``column``, the milestone index ``j``
-    with ``bounds[j] <= event < bounds[j + 1]`` and, when ``by_pipeline``, the
-    pipeline; return the count and the sum of ``event - created_at``.  ``end``
-    is ``bounds[-1]``, or earlier when measuring as of an instant (``limit``,
-    the first microsecond after it).
-    """
-
-    column: str
-    event: str
-    bounds: tuple[int, ...]
-    match_ids: tuple[str, ...]
-    pipelines: tuple[str, ...] | None
-    by_pipeline: bool
-    limit: int | None = None
-
-    @property
-    def milestones(self) -> int:
-        """How many milestones the bounds make."""
-        return len(self.bounds) - 1
-
-    @property
-    def end(self) -> int:
-        """The first event instant that does not count (epoch µs)."""
-        end = self.bounds[-1]
-        return end if self.limit is None else min(end, self.limit)
-
-
-def _column(plan: CellPlan) -> str:
-    return "owner_id" if plan.kind is ContributorKind.USER else "team_id"
-
-
-class PushDownPlan:
-    """Goals as a few aggregate queries ([`AggregateQuery`][]), and their rows as measurements.
-
-    Plans that share a contributor column, an event, milestone bounds and one
-    pipeline set for every milestone share one query that filters pipelines
-    itself, so a hundred monthly goals over one year cost a handful of queries.
-    Plans whose pipelines differ from milestone to milestone share a query that
-    groups by pipeline as well; [`collect`][] picks the allowed ones.  Run each
-    query of `queries` in the database, hand its rows to [`collect`][],
-    then take [`result`][].
-    """
-
-    def __init__(
-        self,
-        goals: Iterable[Goal],
-        directory: Directory | None = None,
-        *,
-        at: datetime | None = None,
-    ) -> None:
-        limit = as_of_limit(at)
-        goals = tuple(goals) if isinstance(goals, Iterable) else goals
-        self._plans = plan_cells(goals, directory)
-        #: True when a goal's clock is not wall-clock time, or its KPI is a custom
-        #: one: SQL cannot time or aggregate its tickets yet, so the source
-        #: measures them by streaming instead.
-        self.streams = any(not plan.policy.calendar for plan in self._plans) or any(
-            not g.kpi.fast for g in goals
-        )
-        # key: (column, event, bounds, varies, the one pipeline set when it does not)
-        groups: dict[tuple[Any, ...], list[int]] = {}
-        for p, plan in enumerate(self._plans):
-            first = plan.pipelines[0]
-            varies = any(s != first for s in plan.pipelines)
-            key = (_column(plan), plan.event.value, plan.bounds, varies, None if varies else first)
-            groups.setdefault(key, []).append(p)
-        queries = []
-        self._members: list[dict[str, list[int]]] = []
-        for (column, event, bounds, varies, _), members in groups.items():
-            by_id: dict[str, list[int]] = {}
-            sets: set[frozenset[str] | None] = set()
-            for p in members:
-                for match in self._plans[p].match_ids:
-                    by_id.setdefault(match, []).append(p)
-                sets.update(self._plans[p].pipelines)
-            named = [s for s in sets if s is not None]
-            pipelines = None if None in sets else tuple(sorted(set().union(*named)))
-            queries.append(
-                AggregateQuery(
-                    column, event, bounds, tuple(sorted(by_id)), pipelines, varies, limit
-                )
-            )
-            self._members.append(by_id)
-        self.queries: tuple[AggregateQuery, ...] = tuple(queries)
-        self._counts = [[0] * (len(p.bounds) - 1) for p in self._plans]
-        self._totals = [[0] * (len(p.bounds) - 1) for p in self._plans]
-
-    def collect(self, index: int, rows: Iterable[Sequence[Any]]) -> None:
-        """Add the rows (see `AggregateRow`) that query ``index`` returned."""
-        query = self.queries[index]
-        members = self._members[index]
-        plans, counts, totals = self._plans, self._counts, self._totals
-        for match_id, bucket, pipeline, count, total in rows:
-            if not isinstance(bucket, int) or not 0 <= bucket < query.milestones:
-                raise DataSourceError(f"aggregate query returned milestone index {bucket!r}")
-            for p in members.get(match_id, ()):
-                plan = plans[p]
-                if query.by_pipeline:
-                    allowed = plan.pipelines[bucket]
-                    if allowed is not None and pipeline not in allowed:
-                        continue
-                counts[p][bucket] += int(count)
-                if plan.duration:
-                    totals[p][bucket] += int(total)
-
-    def result(self) -> dict[CellKey, Measurement]:
-        """Every cell's measurement, zeros included, as [`measure`][] returns them."""
-        result: dict[CellKey, Measurement] = {}
-        zero = Measurement(0, 0)  # immutable, so empty cells can share it
-        for plan, counts, totals in zip(self._plans, self._counts, self._totals, strict=True):
-            goal_id, contributor_id = plan.goal_id, plan.contributor_id
-            for j, (count, total) in enumerate(zip(counts, totals, strict=True)):
-                if total < 0:
-                    raise DataSourceError(
-                        f"cell {plan.key(j)}: negative duration total {total}: the source "
-                        "holds tickets answered or closed before they were created"
-                    )
-                result[goal_id, contributor_id, j] = Measurement(count, total) if count else zero
-        return result
-
-
 # -- SQLite ---------------------------------------------------------------------------
 
 _SQLITE_SCHEMA = """
@@ -1047,7 +952,7 @@ def _has_history_table(connection: sqlite3.Connection) -> bool:
     return found.fetchone() is not None
 
 
-class SqliteSource:
+class SqliteSource(PushDownSource):
     """Tickets in an SQLite file (stdlib ``sqlite3``), with aggregate push-down.
 
     The ``tickets`` table stores instants as INTEGER epoch microseconds (UTC).
@@ -1212,19 +1117,7 @@ class SqliteSource:
         finally:
             connection.close()
 
-    def measure(
-        self,
-        goals: Iterable[Goal],
-        *,
-        directory: Directory | None = None,
-        at: datetime | None = None,
-    ) -> dict[CellKey, Measurement]:
-        """What [`measure`][servicegoals.measure.measure] returns, aggregated in the database."""
-        goals = tuple(goals)
-        plan = PushDownPlan(goals, directory, at=at)
-        if plan.streams or self._holds_history():
-            wanted = self.tickets(TicketQuery.for_goals(goals, directory))
-            return measure(goals, wanted, directory=directory, at=at)
+    def _aggregate_plan(self, plan: PushDownPlan) -> None:
         connection = self._connect()
         try:
             for index, query in enumerate(plan.queries):
@@ -1233,9 +1126,8 @@ class SqliteSource:
             raise DataSourceError(f"{self.path}: cannot measure: {exc}") from None
         finally:
             connection.close()
-        return plan.result()
 
-    def _holds_history(self) -> bool:
+    def _must_stream(self) -> bool:
         """True when some ticket has a history: push-down cannot place or time it."""
         connection = self._connect()
         try:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from datetime import datetime
 from types import TracebackType
 from typing import Any
 
@@ -45,15 +44,12 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from ._redact import redact_url, scrub, url_secrets
 from ._validate import text
 from .errors import DataSourceError, InvalidInput
-from .goals import Directory, Goal
-from .kpis import Measurement, Ticket
-from .measure import CellKey, measure
+from .kpis import Ticket
+from .pushdown import AggregateQuery, AggregateRow, PushDownPlan
 from .sources import (
     CSV_COLUMNS,
-    AggregateQuery,
-    AggregateRow,
     Histories,
-    PushDownPlan,
+    PushDownSource,
     TicketQuery,
     history_rows,
     read_histories,
@@ -124,7 +120,7 @@ def _bucket(event: ColumnElement[Any], bounds: tuple[int, ...], first: int, last
     )
 
 
-class SqlAlchemySource:
+class SqlAlchemySource(PushDownSource):
     """Tickets in a table of any SQLAlchemy database, with aggregate push-down.
 
     ``engine_or_url`` is an `Engine` (yours to dispose) or a
@@ -291,19 +287,7 @@ class SqlAlchemySource:
                 f"{self.name}: cannot read tickets: {_reason(exc, self._engine)}"
             ) from None
 
-    def measure(
-        self,
-        goals: Iterable[Goal],
-        *,
-        directory: Directory | None = None,
-        at: datetime | None = None,
-    ) -> dict[CellKey, Measurement]:
-        """What [`measure`][servicegoals.measure.measure] returns, aggregated in the database."""
-        goals = tuple(goals)
-        plan = PushDownPlan(goals, directory, at=at)
-        if plan.streams or self._holds_history():  # time or place tickets in Python
-            wanted = self.tickets(TicketQuery.for_goals(goals, directory))
-            return measure(goals, wanted, directory=directory, at=at)
+    def _aggregate_plan(self, plan: PushDownPlan) -> None:
         try:
             with self._engine.connect() as connection:
                 for index, query in enumerate(plan.queries):
@@ -312,9 +296,8 @@ class SqlAlchemySource:
             raise DataSourceError(
                 f"{self.name}: cannot measure: {_reason(exc, self._engine)}"
             ) from None
-        return plan.result()
 
-    def _holds_history(self) -> bool:
+    def _must_stream(self) -> bool:
         """True when some ticket has a history: push-down cannot place or time it."""
         try:
             with self._engine.connect() as connection:
