@@ -22,6 +22,7 @@ from .sources import (
     CSV_COLUMNS,
     PushDownSource,
     TicketQuery,
+    select_sql,
     ticket_from_row,
     ticket_row,
 )
@@ -83,28 +84,7 @@ def _aggregate_sql(index: int, query: AggregateQuery) -> tuple[str, dict[str, An
 
 
 def _select_sql(query: TicketQuery | None) -> tuple[str, dict[str, Any]]:
-    where: list[str] = []
-    params: dict[str, Any] = {}
-    if query is not None:
-        if query.pipelines is not None:
-            where.append(f"pipeline {_IN.format('pipelines')}")
-            params["pipelines"] = sorted(query.pipelines)
-        people = []
-        for column, ids in (("owner_id", query.owner_ids), ("team_id", query.team_ids)):
-            if ids is not None:
-                people.append(f"{column} {_IN.format(column)}")
-                params[column] = sorted(ids)
-        if people:
-            where.append(f"({' OR '.join(people)})")
-        window = query.window_us
-        if window is not None:
-            params["start"], params["end"] = window
-            where.append(
-                "((first_response_at >= $start AND first_response_at < $end) OR "
-                "(closed_at >= $start AND closed_at < $end))"
-            )
-    sql = f"SELECT {_COLUMN_LIST} FROM tickets"
-    return (f"{sql} WHERE {' AND '.join(where)}" if where else sql), params
+    return select_sql(query, in_list=_IN, pack=list, mark="$")
 
 
 def _paths(value: Any) -> tuple[str, ...]:

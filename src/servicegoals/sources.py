@@ -22,7 +22,7 @@ import os
 import re
 import sqlite3
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import ExitStack
 from datetime import datetime
 from pathlib import Path
@@ -920,26 +920,39 @@ def _run_aggregate(
     return rows
 
 
-def _select_sql(query: TicketQuery | None) -> tuple[str, dict[str, Any]]:
+def select_sql(
+    query: TicketQuery | None,
+    *,
+    in_list: str = _IN_JSON,
+    pack: Callable[[list[str]], Any] = json.dumps,
+    mark: str = ":",
+) -> tuple[str, dict[str, Any]]:
+    """The tickets-table SELECT for ``query``, with named parameters only.
+
+    ``in_list`` is the SQL of "in this list" with a ``{}`` for the parameter's
+    name, ``pack`` makes the list parameter, ``mark`` starts a parameter name
+    (``:name`` in SQLite, ``$name`` in DuckDB).
+    """
     where: list[str] = []
     params: dict[str, Any] = {}
     if query is not None:
         if query.pipelines is not None:
-            where.append(f"pipeline {_IN_JSON.format('pipelines')}")
-            params["pipelines"] = json.dumps(sorted(query.pipelines))
+            where.append(f"pipeline {in_list.format('pipelines')}")
+            params["pipelines"] = pack(sorted(query.pipelines))
         people = []
         for column, ids in (("owner_id", query.owner_ids), ("team_id", query.team_ids)):
             if ids is not None:
-                people.append(f"{column} {_IN_JSON.format(column)}")
-                params[column] = json.dumps(sorted(ids))
+                people.append(f"{column} {in_list.format(column)}")
+                params[column] = pack(sorted(ids))
         if people:
             where.append(f"({' OR '.join(people)})")
         window = query.window_us
         if window is not None:
             params["start"], params["end"] = window
+            start, end = f"{mark}start", f"{mark}end"
             where.append(
-                "((first_response_at >= :start AND first_response_at < :end) OR "
-                "(closed_at >= :start AND closed_at < :end))"
+                f"((first_response_at >= {start} AND first_response_at < {end}) OR "
+                f"(closed_at >= {start} AND closed_at < {end}))"
             )
     sql = f"SELECT {_COLUMN_LIST} FROM tickets"
     return (f"{sql} WHERE {' AND '.join(where)}" if where else sql), params
@@ -1107,7 +1120,7 @@ class SqliteSource(PushDownSource):
             selected = query
             if histories and query is not None and query.window is not None:
                 selected = attrs.evolve(query, window=None)
-            sql, params = _select_sql(selected)
+            sql, params = select_sql(selected)
             for row in connection.execute(sql, params):
                 ticket = with_history(source, ticket_from_row(source, row), histories)
                 if selected is query or query is None or query.matches(ticket):
