@@ -122,28 +122,41 @@ def _notifiers(value: Mapping[str, Notifier] | Iterable[Notifier]) -> dict[str, 
 class Tracker:
     """Refreshes the goals in ``store`` from ``source`` and notifies through ``notifiers``.
 
-    ``notifiers`` maps channel names to notifiers, or lists notifiers whose
-    ``channel`` attributes (else class names) name their channels; each
-    notification is queued and delivered once per channel.  ``directory``
-    supplies team trees, deactivated users and recipients; assign
-    ``tracker.directory`` when it changes.
+    A refresh loads the goals, measures them (in the source when it
+    aggregates), evaluates them against their last snapshots (freezing expired
+    rows), commits snapshots and planned notifications in one transaction, then
+    delivers the outbox.  A refresh at an instant that already has a snapshot
+    returns it and stores nothing new.
 
-    ``refresh_interval`` is the least time between two refreshes (zero: every
-    call refreshes).  A failed delivery is tried again after ``retry_backoff``,
-    then twice as long each time up to ``max_retry_delay``; after
-    ``max_attempts`` tries the entry is kept as dead.  ``lease`` is how long a
-    claimed entry is reserved for this tracker, on the store's clock.
+    Args:
+        store: goals, snapshots and the notification outbox.
+        source: the tickets; an `AggregatingSource` measures in its database.
+        notifiers: channel name to notifier, or notifiers whose ``channel``
+            attributes (else class names) name their channels; each
+            notification is queued and delivered once per channel.
+        directory: team trees, deactivated users and recipients; assign
+            ``tracker.directory`` when it changes.
+        refresh_interval: the least time between two refreshes (zero: every
+            call refreshes).
+        max_attempts: tries before an outbox entry is kept as dead.
+        retry_backoff: the wait after a failed delivery, doubled each time...
+        max_retry_delay: ...up to this.
+        lease: how long a claimed entry is reserved for this tracker, on the
+            store's clock.
+        batch_size: outbox entries claimed at a time.
+        delivery_deadline: the most one delivery attempt may take (at most
+            half the lease; by default a minute, or half the lease when that is
+            shorter).  A `send` still running then counts as a failed attempt
+            and its entry is tried again after the lease; the late `send` may
+            still land, so delivery is at least once and receivers deduplicate
+            on the key.
+        clock: measures the elapsed share of milestones for at-risk
+            notifications: `CALENDAR` by default, or a working-time schedule.
+        on_goal: called as ``on_goal(done, total)`` after each goal of a
+            refresh is evaluated, for a progress bar.
 
-    Each delivery attempt may take at most ``delivery_deadline`` (at most half
-    the lease; by default a minute, or half the lease when that is shorter): a
-    `send` still running then counts as a failed attempt and
-    its entry is tried again after the lease.  The late `send` may still
-    land, so delivery is at least once; receivers deduplicate on the key.
-
-    ``clock`` measures the elapsed share of milestones for at-risk
-    notifications (`plan_notifications`): `CALENDAR` by default, or a
-    working-time schedule.  ``on_goal(done, total)``, when given, is called
-    after each goal of a refresh is evaluated, for a progress bar.
+    Raises:
+        InvalidInput: an argument of the wrong type or out of range, naming it.
     """
 
     def __init__(
