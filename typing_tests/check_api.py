@@ -7,15 +7,17 @@ that stops failing fails the build).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import assert_type
 
 from servicegoals import (
     AVG_RESPONSE_TIME,
     AccountSettings,
+    AggregatingSource,
     Cadence,
     CellKey,
+    Directory,
     Goal,
     GoalReport,
     Measurement,
@@ -68,6 +70,28 @@ class MyNotifier:
         print(notification.key)
 
 
+class MyAggregatingTickets(MyTickets):
+    """A user-written push-down source: structurally an AggregatingSource."""
+
+    def measure(
+        self,
+        goals: Iterable[Goal],
+        *,
+        directory: Directory | None = None,
+        at: datetime | None = None,
+    ) -> dict[CellKey, Measurement]:
+        return measure(goals, self.tickets(), directory=directory, at=at)
+
+
+class WithoutAsOf(MyTickets):
+    """A push-down source from before as-of measuring: no ``at`` parameter."""
+
+    def measure(
+        self, goals: Iterable[Goal], *, directory: Directory | None = None
+    ) -> dict[CellKey, Measurement]:
+        return measure(goals, self.tickets(), directory=directory)
+
+
 class NotANotifier:
     """`send` takes the wrong argument type: not a Notifier."""
 
@@ -76,6 +100,9 @@ class NotANotifier:
 
 
 source: TicketSource = MyTickets()
+pushed: AggregatingSource = MyAggregatingTickets()
+stale: AggregatingSource = WithoutAsOf()  # type: ignore[assignment]
+assert_type(pushed.measure([goal], at=datetime(2026, 2, 1, tzinfo=UTC)), dict[CellKey, Measurement])
 notifier: Notifier = MyNotifier()
 wrong: Notifier = NotANotifier()  # type: ignore[assignment]
 measure([goal], source.tickets())
