@@ -14,7 +14,8 @@ from typing import Any
 
 from attrs import Factory, field, frozen
 
-from ._validate import identifier, instant, integer, text, to_us
+from ._validate import Validator, checked, identifier, instance_of, instant, integer, text, to_us
+from ._validate import optional as vopt
 from .errors import InvalidInput
 
 __all__ = [
@@ -96,11 +97,6 @@ class Aggregation(enum.Enum):
     PERCENTILE = "percentile"
 
 
-def _member(name: str, kind: type[enum.Enum], value: Any) -> None:
-    if not isinstance(value, kind):
-        raise InvalidInput(name, value, f"expected a {kind.__name__}")
-
-
 def _default_contribution(kpi: Any) -> Contribution:
     return Contribution.DURATION if kpi.unit is Unit.DURATION else Contribution.ONE
 
@@ -157,33 +153,33 @@ class Kpi:
     tickets, a DURATION unit averages the time from creation.  See docs/kpis.md.
     """
 
-    key: str = field(validator=lambda _, __, v: text("kpi.key", v))
-    label: str = field(validator=lambda _, __, v: text("kpi.label", v))
-    unit: Unit = field(validator=lambda _, __, v: _member("kpi.unit", Unit, v))
-    direction: Direction = field(validator=lambda _, __, v: _member("kpi.direction", Direction, v))
+    key: str = field(validator=checked(text, "kpi.key"))
+    label: str = field(validator=checked(text, "kpi.label"))
+    unit: Unit = field(validator=instance_of("kpi.unit", Unit))
+    direction: Direction = field(validator=instance_of("kpi.direction", Direction))
     event: TicketEvent = field(
-        default=TicketEvent.CLOSED, validator=lambda _, __, v: _member("kpi.event", TicketEvent, v)
+        default=TicketEvent.CLOSED, validator=instance_of("kpi.event", TicketEvent)
     )
     contribution: Contribution = field(
         default=Factory(_default_contribution, takes_self=True),
-        validator=lambda _, __, v: _member("kpi.contribution", Contribution, v),
+        validator=instance_of("kpi.contribution", Contribution),
     )
     aggregation: Aggregation = field(
         default=Factory(_default_aggregation, takes_self=True),
-        validator=lambda _, __, v: _member("kpi.aggregation", Aggregation, v),
+        validator=instance_of("kpi.aggregation", Aggregation),
     )
     start: TicketEvent = field(
         default=TicketEvent.CREATED,
-        validator=lambda _, __, v: _member("kpi.start", TicketEvent, v),
+        validator=instance_of("kpi.start", TicketEvent),
     )
     #: SHARE only: an int for PROPERTY contributions, a timedelta for durations.
     threshold: int | timedelta | None = None
     percentile: Fraction | None = field(default=None, converter=_percentile)
     value_property: str | None = field(
-        default=None, validator=lambda _, __, v: identifier("kpi.value_property", v, optional=True)
+        default=None, validator=checked(identifier, "kpi.value_property", optional=True)
     )
     event_property: str | None = field(
-        default=None, validator=lambda _, __, v: identifier("kpi.event_property", v, optional=True)
+        default=None, validator=checked(identifier, "kpi.event_property", optional=True)
     )
     where: tuple[tuple[str, frozenset[str | int]], ...] = field(default=(), converter=_where)
     #: True for the templates' shapes, which `measure`'s integer loop handles.
@@ -340,20 +336,13 @@ def kpi_by_key(key: str) -> Kpi:
         ) from None
 
 
-def _id(name: str, *, optional: bool = False) -> Any:
-    def check(instance: Any, attribute: Any, value: Any) -> None:
-        identifier(name, value, optional=optional)
-
-    return check
+def _id(name: str, *, optional: bool = False) -> Validator:
+    return checked(identifier, name, optional=optional)
 
 
-def _instant(name: str, *, optional: bool = False) -> Any:
-    def check(instance: Any, attribute: Any, value: Any) -> None:
-        if value is None and optional:
-            return
-        instant(name, value)
-
-    return check
+def _instant(name: str, *, optional: bool = False) -> Validator:
+    check = checked(instant, name)
+    return vopt(check) if optional else check
 
 
 @frozen
@@ -553,11 +542,8 @@ class Ticket:
         return tuple((self.statuses[i].status, start, end) for start, end, i in spans)
 
 
-def _count(name: str) -> Any:
-    def check(instance: Any, attribute: Any, value: Any) -> None:
-        integer(name, value, low=0)
-
-    return check
+def _count(name: str) -> Validator:
+    return checked(integer, name, low=0)
 
 
 def _within(instance: Any, attribute: Any, value: Any) -> None:
