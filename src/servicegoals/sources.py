@@ -282,10 +282,25 @@ class PushDownSource(abc.ABC):
 # -- shared row helpers for the documented schema ----------------------------------
 
 
+def _unstored_properties(ticket: Ticket) -> InvalidInput:
+    names = ", ".join(sorted(ticket.properties))
+    return InvalidInput(
+        f"ticket {ticket.id!r}.properties",
+        names,
+        "this source does not store ticket properties; refused rather than dropped",
+    )
+
+
 def ticket_row(
     ticket: Ticket,
 ) -> tuple[str, int, str, str | None, str | None, int | None, int | None]:
-    """A ticket as a row of the documented schema (instants in epoch microseconds)."""
+    """A ticket as a row of the documented schema (instants in epoch microseconds).
+
+    The schema has no column for `Ticket.properties`: a ticket that has some is
+    refused (`InvalidInput`) rather than stored without them.
+    """
+    if ticket.properties:
+        raise _unstored_properties(ticket)
     return (
         ticket.id,
         ticket.created_us,
@@ -498,6 +513,8 @@ class CsvSource:
                         raise InvalidInput(
                             f"tickets[{i}]", t.id, "has a history: give a history file to write it"
                         )
+                    if t.properties:  # their types would not read back: refuse, never drop
+                        raise _unstored_properties(t)
                     writers[0].writerow(_text(getattr(t, c)) for c in CSV_COLUMNS)
                     if history is not None:
                         writers[1].writerows(_history_rows(t))
