@@ -266,11 +266,32 @@ class Hook:
     requests: list[tuple[dict[str, str], bytes, bool]] = field(default_factory=list)
 
 
+class QuietHandler(BaseHTTPRequestHandler):
+    """A request handler that keeps the test output clean."""
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@contextmanager
+def serving(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """A real HTTP server on a free loopback port, in a thread; yields its base URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
 @pytest.fixture
 def hook() -> Iterator[Hook]:
     state = Hook(url="")
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers["Content-Length"]))
             valid = verify_signature(
@@ -282,20 +303,12 @@ def hook() -> Iterator[Hook]:
             self.send_response(state.status if valid else 401)
             self.end_headers()
 
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state.url = f"http://127.0.0.1:{server.server_address[1]}/hook"
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        yield state
-    finally:
-        state.release.set()
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
+    with serving(Handler) as base:
+        state.url = f"{base}/hook"
+        try:
+            yield state
+        finally:
+            state.release.set()  # before the server stops: a hanging handler returns
 
 
 def test_webhook_posts_signed_json(hook: Hook) -> None:
@@ -412,7 +425,7 @@ class Server:
 def http_server(answer: Callable[[BaseHTTPRequestHandler], None]) -> Iterator[Server]:
     state = Server(url="")
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def record(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length)
@@ -421,19 +434,9 @@ def http_server(answer: Callable[[BaseHTTPRequestHandler], None]) -> Iterator[Se
 
         do_GET = do_POST = record
 
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state.url = f"http://127.0.0.1:{server.server_address[1]}/hook"
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
+    with serving(Handler) as base:
+        state.url = f"{base}/hook"
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
 
 
 def test_webhook_redirect_is_a_failure_and_is_not_followed() -> None:

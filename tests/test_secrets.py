@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import logging
 import socket
-import threading
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +38,7 @@ from servicegoals import (
 from servicegoals._redact import redact_url, scrub
 from servicegoals.notifiers import Notifier, SmtpNotifier, WebhookNotifier
 from servicegoals.sql import SqlAlchemySource
+from test_notifiers import QuietHandler, note, serving
 
 TOKEN = "tok-QUERY-SECRET-1"
 SIGNING_SECRET = "hmac-SIGNING-SECRET-2"
@@ -78,24 +77,14 @@ def test_redact_url_masks_passwords_and_query_strings() -> None:
 def failing_hook() -> Iterator[str]:
     """A webhook receiver that answers 500 to everything; its URL carries a token."""
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_POST(self) -> None:
             self.rfile.read(int(self.headers["Content-Length"]))
             self.send_response(500)
             self.end_headers()
 
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/hook?token={TOKEN}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
+    with serving(Handler) as base:
+        yield f"{base}/hook?token={TOKEN}"
 
 
 @pytest.fixture
@@ -191,7 +180,7 @@ def test_failed_deliveries_keep_secrets_out_of_errors_logs_reprs_and_the_store(
 def test_notifier_errors_and_reprs_hide_secrets(failing_hook: str, refusing_smtp: int) -> None:
     for notifier in notifiers(failing_hook, refusing_smtp):
         with pytest.raises(DeliveryError) as caught:
-            notifier.send(_note())
+            notifier.send(note())
         assert leaked(caught.value, repr(caught.value), repr(notifier)) == []
     with pytest.raises(InvalidInput) as refused:
         WebhookNotifier(f"ftp://example.com/?token={TOKEN}", SIGNING_SECRET)
@@ -232,22 +221,3 @@ def test_cli_masks_the_database_password(capsys: pytest.CaptureFixture[str]) -> 
     assert code == 2
     assert "admin:***@127.0.0.1" in err
     assert leaked(out, err) == []
-
-
-def _note() -> Any:
-    from servicegoals import Notification, NotificationEvent, notification_key
-
-    event = NotificationEvent.ACHIEVED
-    return Notification(
-        key=notification_key("g1", "ada", 0, event, None, "ada"),
-        goal_id="g1",
-        contributor_id="ada",
-        milestone_index=0,
-        event=event,
-        percent=None,
-        recipient_id="ada",
-        recipient_email="ada@example.com",
-        subject="Close tickets (2026-01): target achieved",
-        body="Hello Ada,\n",
-        created_at=datetime(2026, 2, 1, tzinfo=UTC),
-    )
