@@ -33,7 +33,7 @@ from attrs import field, frozen
 
 from ._validate import by_id, from_us, integer, text, to_us
 from .calendar import Period
-from .errors import BadRow, DataSourceError, InvalidInput
+from .errors import SHOWN, BadRow, DataSourceError, InvalidInput
 from .goals import ContributorKind, Directory, Goal
 from .kpis import Measurement, Reopen, StatusInterval, Ticket, TicketEvent
 from .measure import CellKey, measure, plan_cells
@@ -68,8 +68,6 @@ _INSTANT_COLUMNS = frozenset({"created_at", "first_response_at", "closed_at"})
 #: The longest line of a ticket CSV file, in characters.  A longer line is a bad
 #: row, read in pieces and never whole, so a hostile file cannot exhaust memory.
 MAX_LINE_LENGTH = 1_000_000
-#: How much of a bad value an error message shows.
-_SHOWN = 200
 #: The columns of a ticket history CSV file: one status interval
 #: (``kind`` "status") or one reopened close (``kind`` "reopen": ``start`` is the
 #: close, ``end`` the reopen) per row.
@@ -751,7 +749,7 @@ def _capped_lines(handle: TextIO, too_long: list[tuple[int, str]]) -> Iterator[s
         if len(line) <= MAX_LINE_LENGTH:
             yield line
             continue
-        too_long.append((number, line[:_SHOWN]))
+        too_long.append((number, line[:SHOWN]))
         while line and not line.endswith(("\n", "\r")):
             line = handle.readline(MAX_LINE_LENGTH)
         yield "\n"
