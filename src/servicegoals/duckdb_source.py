@@ -22,6 +22,7 @@ from .sources import (
     CSV_COLUMNS,
     PushDownSource,
     TicketQuery,
+    bucket_sql,
     select_sql,
     ticket_from_row,
     ticket_row,
@@ -45,17 +46,6 @@ _COLUMN_LIST = ", ".join(CSV_COLUMNS)
 _IN = "IN (SELECT unnest(${}))"
 
 
-def _bucket(event: str, bound: str, first: int, last: int) -> str:
-    """A CASE tree giving the milestone index of ``event`` from parameters ``<bound>N``."""
-    if last - first == 1:
-        return str(first)
-    mid = (first + last) // 2
-    return (
-        f"CASE WHEN {event} < {bound}{mid} THEN {_bucket(event, bound, first, mid)} "
-        f"ELSE {_bucket(event, bound, mid, last)} END"
-    )
-
-
 def _aggregate_sql(index: int, query: AggregateQuery) -> tuple[str, dict[str, Any]]:
     """Aggregate query ``index`` as DuckDB SQL, its parameters named ``q<index>_...``.
 
@@ -77,7 +67,7 @@ def _aggregate_sql(index: int, query: AggregateQuery) -> tuple[str, dict[str, An
         params[f"{q}pipelines"] = list(query.pipelines)
     pipeline, group = ("pipeline", "2, 3, 4") if query.by_pipeline else ("NULL", "2, 3")
     sql = (
-        f"SELECT {index}, {key}, {_bucket(event, f'${q}b', 0, n)}, {pipeline}, count(*), "
+        f"SELECT {index}, {key}, {bucket_sql(event, 0, n, f'${q}b')}, {pipeline}, count(*), "
         f"sum({event} - created_at) FROM tickets WHERE {' AND '.join(where)} GROUP BY {group}"
     )
     return sql, params

@@ -866,14 +866,17 @@ _HISTORY_SELECT = (
 _IN_JSON = "IN (SELECT value FROM json_each(:{}))"
 
 
-def _bucket_sql(event: str, first: int, last: int) -> str:
-    """A CASE tree giving the milestone index of ``event`` in ``log2(n)`` steps."""
+def bucket_sql(event: str, first: int, last: int, bound: str = ":b") -> str:
+    """A CASE tree giving the milestone index of ``event`` in ``log2(n)`` steps.
+
+    Bound ``j`` is the parameter ``<bound>j`` (``:b3`` in SQLite, ``$q0_b3`` in DuckDB).
+    """
     if last - first == 1:
         return str(first)
     mid = (first + last) // 2
     return (
-        f"CASE WHEN {event} < :b{mid} THEN {_bucket_sql(event, first, mid)} "
-        f"ELSE {_bucket_sql(event, mid, last)} END"
+        f"CASE WHEN {event} < {bound}{mid} THEN {bucket_sql(event, first, mid, bound)} "
+        f"ELSE {bucket_sql(event, mid, last, bound)} END"
     )
 
 
@@ -904,7 +907,7 @@ def _aggregate_sql(
         bucket = ":j"
         where += [f"{event} >= :start", f"{event} < :end"]
     else:
-        bucket = _bucket_sql(event, 0, n)
+        bucket = bucket_sql(event, 0, n)
         where += [f"{event} >= :b0", f"{event} < :end"]
         params.update((f"b{j}", b) for j, b in enumerate(query.bounds[:-1]))
         params["end"] = query.end
