@@ -8,13 +8,17 @@ library (`add_tickets`) or raw SQL from another connection.
 from __future__ import annotations
 
 import sqlite3
+import tempfile
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import attrs
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from clocks import DAY_US, with_history
 from servicegoals import (
     AVG_RESOLUTION_TIME,
     TICKETS_CREATED,
@@ -27,7 +31,7 @@ from servicegoals import (
     Ticket,
     TicketChange,
 )
-from servicegoals._validate import to_us
+from servicegoals._validate import from_us, to_us
 from servicegoals.errors import BadRow
 from servicegoals.incremental import ChangeBatch, ChangeFeed
 from servicegoals.sources import SqliteSource
@@ -277,3 +281,50 @@ def test_custom_kpis_are_measured_in_full(tmp_path: Path) -> None:
         store.save_goal(custom)
     pair.refresh(at(1, 23))
     assert pair.following._following is None
+
+
+@st.composite
+def images(draw: st.DrawFn, ticket_id: str) -> Ticket:
+    """A ticket of the pair's goals, its response and close anywhere around the span."""
+    created = draw(st.integers(SPAN.start_us - 5 * DAY_US, SPAN.end_us))
+    later = st.none() | st.integers(created, created + 30 * DAY_US).map(from_us)
+    made = Ticket(
+        ticket_id,
+        from_us(created),
+        "support",
+        owner_id=draw(st.sampled_from(["u0", "u1", "u2", None])),
+        first_response_at=draw(later),
+        closed_at=draw(later),
+    )
+    return draw(with_history(made)) if draw(st.booleans()) else made
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.data())
+def test_random_writes_and_refreshes_equal_full_refreshes(data: st.DataObject) -> None:
+    stored: list[str] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        source = SqliteFeedSource.create(Path(tmp) / "tickets.db")
+        pair = Pair(source, people(3))
+        now = data.draw(st.integers(SPAN.start_us - 10 * DAY_US, SPAN.start_us + 30 * DAY_US))
+        first: IncrementalMeasure | None = None
+        for step in range(data.draw(st.integers(2, 6))):
+            for n in range(data.draw(st.integers(1, 4))):
+                what = data.draw(st.sampled_from(["new", "replace", "delete", "reopen"]))
+                if what == "new" or not stored:
+                    stored.append(f"t{step}-{n}")
+                    source.add_tickets([data.draw(images(stored[-1]))])
+                    continue
+                chosen = data.draw(st.sampled_from(stored))
+                if what == "replace":
+                    source.add_tickets([data.draw(images(chosen))], replace=True)
+                elif what == "delete":
+                    raw(source, "DELETE FROM tickets WHERE id = ?", chosen)
+                    stored.remove(chosen)
+                else:  # another program reopens it: open again, no history row
+                    raw(source, "UPDATE tickets SET closed_at = NULL WHERE id = ?", chosen)
+            now += data.draw(st.integers(0, 10 * DAY_US))
+            pair.refresh(from_us(now))
+            # Followed from the first refresh on: never measured afresh.
+            first = first or pair.measured()
+            assert pair.measured() is first
