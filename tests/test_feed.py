@@ -328,3 +328,23 @@ def test_random_writes_and_refreshes_equal_full_refreshes(data: st.DataObject) -
             # Followed from the first refresh on: never measured afresh.
             first = first or pair.measured()
             assert pair.measured() is first
+
+
+def test_a_feed_that_cannot_be_pruned_still_refreshes(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    source, pair = started(tmp_path)
+    raw(source, "DROP TABLE ticket_feed_state")  # reading and pruning the feed now fail
+    source.add_tickets([closed("x", "u0", at(1, 21))])
+    pair.refresh(at(1, 23))
+    assert "measuring afresh" in caplog.text
+    assert "pruning the change feed failed" in caplog.text
+
+
+@pytest.mark.parametrize("image", ["not json", "[1, 2]", '{"ticket": [1]}', '{"history": []}'])
+def test_a_recorded_image_that_is_not_one_is_a_bad_row(tmp_path: Path, image: str) -> None:
+    source = feed_file(tmp_path, [closed("a", "u0", at(1, 5))])
+    raw(source, "UPDATE ticket_changes SET old_image = ?", image)
+    raw(source, "DELETE FROM tickets")
+    with pytest.raises(BadRow, match=r"change of ticket 'a', column 'image'"):
+        source.changes(0)

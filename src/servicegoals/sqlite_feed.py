@@ -20,7 +20,7 @@ from typing import Any
 from attrs import frozen
 
 from ._validate import integer
-from .errors import DataSourceError
+from .errors import BadRow, DataSourceError
 from .incremental import ChangeBatch, TicketChange
 from .kpis import Ticket
 from .sources import (
@@ -252,9 +252,10 @@ class SqliteFeedSource(SqliteSource):
         finally:
             connection.close()
         found = []
-        for _, old_image, new_image in rows:
+        for ticket_id, old_image, new_image in rows:
             if old_image != new_image:  # written back as it was: nothing to measure
-                found.append(TicketChange(self._ticket(old_image), self._ticket(new_image)))
+                old, new = self._ticket(ticket_id, old_image), self._ticket(ticket_id, new_image)
+                found.append(TicketChange(old, new))
         return ChangeBatch(tuple(found), cursor)
 
     def prune(self, before: int) -> int:
@@ -280,8 +281,21 @@ class SqliteFeedSource(SqliteSource):
             connection.close()  # an unfinished transaction is rolled back
         return int(deleted)
 
-    def _ticket(self, image: str | None) -> Ticket | None:
-        return None if image is None else _ticket_from_image(str(self.path), image)
+    def _ticket(self, ticket_id: Any, image: Any) -> Ticket | None:
+        if image is None:
+            return None
+        try:
+            return _ticket_from_image(str(self.path), image)
+        except BadRow:
+            raise
+        except (ValueError, KeyError, TypeError, IndexError):  # not JSON or not its shape
+            raise BadRow(
+                str(self.path),
+                f"change of ticket {ticket_id!r}",
+                "image",
+                image,
+                "not a ticket image as the feed's triggers write it",
+            ) from None
 
 
 def _ticket_from_image(source: str, image: str) -> Ticket:
@@ -289,5 +303,7 @@ def _ticket_from_image(source: str, image: str) -> Ticket:
     parts = json.loads(image)
     row = parts["ticket"]
     ticket = ticket_from_row(source, row)
-    history = [(ticket.id, *item) for item in parts.get("history") or ()]
+    # Sorted here too: SQLite does not promise the order an aggregate sees rows in.
+    items = sorted(parts.get("history") or (), key=lambda item: (item[0], item[1]))
+    history = [(ticket.id, *item) for item in items]
     return with_history(source, ticket, read_histories(source, history)) if history else ticket

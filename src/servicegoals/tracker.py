@@ -284,8 +284,11 @@ class Tracker:
             measured = IncrementalMeasure(goals, tickets, directory=self.directory, at=now)
             following = _Following(goals, self.directory, cursor, measured)
         if following.pruned < following.cursor:  # what this tracker has read is not needed
-            feed.prune(following.cursor)
-            following.pruned = following.cursor
+            try:
+                feed.prune(following.cursor)
+                following.pruned = following.cursor
+            except Exception as exc:  # housekeeping: the measurements are right, try again later
+                log.warning("pruning the change feed failed: %s", describe(exc))
         self._following = following
         return following.measured
 
