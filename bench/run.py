@@ -18,6 +18,9 @@
 8. Clock policy: ``measure`` with every goal timed by an office schedule against
    wall-clock ``measure`` on the same tickets; a sample is checked against
    ``ticket_times`` (bench.clockpolicy).
+9. Tracker over a change feed: a tracker following an ``SqliteFeedSource``
+   refreshed after 1,000 changed tickets, against a full refresh (push-down) of
+   the same file; measurements and reports must be equal (bench.feed).
 
 Each target is printed with PASS or MISS; a MISS is a finding, not a failure.
 ``docs/performance.md`` explains the method and keeps the latest figures.
@@ -74,6 +77,8 @@ class Plan:
     #: Tickets measured under a working-time clock policy, and how many are checked.
     clock_size: int = 10**6
     clock_sample: int = 20_000
+    #: Ticket files a tracker follows through the change feed (bench.feed).
+    feed_sizes: tuple[int, ...] = (10**5, 10**6)
 
 
 FULL = Plan((10**4, 10**5, 10**6, 10**7), 50, 200, 10**6, 10_000, 3, 10**6, 10**5, 10**5)
@@ -93,6 +98,7 @@ QUICK = Plan(
     100,
     10**4,
     2_000,
+    (10**4,),
 )
 
 
@@ -434,6 +440,45 @@ def incremental(plan: Plan, seed: int) -> dict[int, dict[str, Any]]:
     return found
 
 
+def feed(plan: Plan, seed: int) -> None:
+    """Section 9 (bench.feed): ratios only; a refresh that differs from a full one fails the run."""
+    say()
+    say(
+        f"9. Tracker over a change feed: {plan.incremental_changes:,} changed tickets written to "
+        "an SQLite file, then a refresh following the feed against a full one "
+        "(a fresh process each)"
+    )
+    rows = []
+    account = {"goals": plan.goals, "contributors": plan.contributors, "seed": seed}
+    for size in plan.feed_sizes:
+        got = _child("feed", size=size, changes=plan.incremental_changes, **account)
+        if not got["equal"]:
+            raise Failed(
+                f"a tracker following the feed over {size:,} tickets differs from a full one"
+            )
+        ms = {k: v * 1000 for k, v in got.items() if k.endswith("_s")}
+        rows.append(
+            (
+                _n(size),
+                _n(got["changes"]),
+                f"{ms['feed_measure_s']:.1f}",
+                f"{ms['pushdown_measure_s']:.1f}",
+                f"{ms['feed_measure_s'] / ms['pushdown_measure_s']:.3f}x",
+                f"{ms['following_refresh_s']:.0f}",
+                f"{ms['full_refresh_s']:.0f}",
+                f"{ms['following_refresh_s'] / ms['full_refresh_s']:.2f}x",
+                _n(got["watched"]),
+                "yes",
+            )
+        )
+    header = ("tickets", "changes", "feed ms", "push-down ms", "ratio")
+    more = ("following refresh ms", "full refresh ms", "ratio", "watched", "equal")
+    table((*header, *more), rows)
+    say("   (feed: read the changes, apply them, advance to the new instant; both refreshes")
+    say("   evaluate every goal in full; watched: tickets with an event after the instant,")
+    say("   kept in memory; equal: the measurements and every report)")
+
+
 def checks(
     plan: Plan,
     memory: dict[int, dict[str, Any]],
@@ -538,6 +583,7 @@ def main(argv: list[str] | None = None) -> int:
         working_time(plan, seed)
         refreshed = incremental(plan, seed)
         timed = clock_policy(plan, seed)
+        feed(plan, seed)
     except Failed as failure:
         say()
         say(f"EQUALITY CHECK FAILED: {failure}")

@@ -8,7 +8,7 @@ freezing included.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
 import attrs
@@ -38,6 +38,7 @@ from servicegoals import (
     reevaluate,
 )
 from servicegoals._validate import from_us
+from servicegoals.clock import as_of_limit
 from servicegoals.testing import raises, tickets
 from test_histories import scenarios
 from test_measure_properties import scenarios as plain_scenarios
@@ -269,3 +270,83 @@ def test_a_clock_that_fails_half_way_leaves_the_measurer_refusing_use() -> None:
     for use in (lambda: state[("g", "ada", 0)], lambda: list(state), lambda: state.apply([])):
         with raises(InvalidInput, "IncrementalMeasure", "RuntimeError: no schedule for that day"):
             use()
+
+
+# -- moving the as-of instant ---------------------------------------------------------
+
+
+def _events_us(ticket_list: Iterable[Ticket]) -> list[int]:
+    """Every instant measuring compares with the limit, and the microsecond before it."""
+    found = []
+    for t in ticket_list:
+        for x in (t.first_response_us, t.closed_us, *(x for r in t.reopens_us for x in r)):
+            if x is not None:
+                found += [x - 1, x]
+    return found
+
+
+@given(SCENARIOS, st.data())
+def test_advancing_the_instant_equals_measuring_at_it(
+    scenario: Scenario, data: st.DataObject
+) -> None:
+    goal_list, ticket_list, directory, at = scenario
+    span = goal_list[0].span
+    start = at or from_us(data.draw(st.integers(span.start_us - 10**11, span.end_us)))
+    state = IncrementalMeasure(goal_list, ticket_list, directory=directory, at=start)
+    current = {t.id: t for t in ticket_list}
+    now_us = as_of_limit(start) - 1  # type: ignore[operator]
+    for _ in range(data.draw(st.integers(1, 4))):
+        state.apply(data.draw(batches(goal_list, current, directory)))
+        later = [x for x in _events_us(current.values()) if x >= now_us]
+        step = st.integers(now_us, now_us + 60 * 86_400 * 10**6)
+        now_us = data.draw(st.one_of(st.sampled_from(later), step) if later else step)
+        touched = state.advance(from_us(now_us))
+        assert state.at == from_us(now_us)
+        after = measure(goal_list, current.values(), directory=directory, at=from_us(now_us))
+        assert dict(state) == after
+        assert all(k[0] == goal_id for goal_id, keys in touched.items() for k in keys)
+    state.advance(None)
+    assert dict(state) == measure(goal_list, current.values(), directory=directory)
+
+
+def test_a_ticket_closed_in_the_future_counts_once_the_instant_passes_its_close() -> None:
+    future = ticket("t", "ada", 40)  # closed on February 10
+    state = IncrementalMeasure([goal()], [future], at=SPAN.start + timedelta(days=20))
+    assert state[("g", "ada", 1)] == Measurement()
+    assert state.advance(SPAN.start + timedelta(days=39, hours=23)) == {}
+    touched = state.advance(SPAN.start + timedelta(days=40))  # the very instant of the close
+    assert touched == {"g": {("g", "ada", 1)}}
+    assert state[("g", "ada", 1)] == Measurement(1, 0)
+    # Once counted, it is no longer watched: a later move touches nothing.
+    assert state.advance(None) == {}
+    assert state.at is None
+
+
+def test_the_instant_never_moves_back() -> None:
+    when = SPAN.start + timedelta(days=20)
+    state = IncrementalMeasure([goal()], [ticket("t", "ada", 40)], at=when)
+    with raises(InvalidInput, "at", when - timedelta(microseconds=1)) as refused:
+        state.advance(when - timedelta(microseconds=1))
+    assert "measure again" in str(refused.error)
+    assert state.advance(when) == {}
+    with raises(InvalidInput, "at"):
+        state.advance(datetime(2026, 2, 1))  # naive
+    everything = IncrementalMeasure([goal()])
+    assert everything.advance(None) == {}
+    with raises(InvalidInput, "at", when):
+        everything.advance(when)
+
+
+def test_a_future_old_image_that_was_never_measured_is_refused() -> None:
+    when = SPAN.start + timedelta(days=20)
+    state = IncrementalMeasure([goal()], [ticket("t", "ada", 40)], at=when)
+    snapshot = dict(state)
+    with raises(InvalidInput, "changes[1].old", "u"):  # closed after the instant
+        state.apply(
+            [TicketChange(None, ticket("v", "bob", 45)), TicketChange(ticket("u", "ada", 41), None)]
+        )
+    assert dict(state) == snapshot
+    # The remembered ticket is still remembered: it counts when the instant passes it.
+    state.apply([TicketChange(ticket("t", "ada", 40), ticket("t", "bob", 42))])
+    state.advance(SPAN.start + timedelta(days=50))
+    assert (state[("g", "ada", 1)], state[("g", "bob", 1)]) == (Measurement(), Measurement(1, 0))

@@ -54,7 +54,7 @@ from .goals import (
     Team,
     User,
 )
-from .incremental import IncrementalMeasure, TicketChange
+from .incremental import ChangeBatch, ChangeFeed, IncrementalMeasure, TicketChange
 from .kpis import (
     AVG_RESOLUTION_TIME,
     AVG_RESPONSE_TIME,
@@ -128,6 +128,7 @@ from .sources import (
     TicketQuery,
     TicketSource,
 )
+from .sqlite_feed import SqliteFeedSource
 from .status import (
     FrozenReason,
     GoalReport,
@@ -167,6 +168,8 @@ __all__ = [
     "Cadence",
     "CellKey",
     "CellPlan",
+    "ChangeBatch",
+    "ChangeFeed",
     "Claim",
     "ClockPolicy",
     "Contribution",
@@ -231,6 +234,7 @@ __all__ = [
     "ServiceGoalsError",
     "Slot",
     "SmtpNotifier",
+    "SqliteFeedSource",
     "SqliteSource",
     "SqliteStore",
     "Status",

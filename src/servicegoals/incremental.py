@@ -5,21 +5,30 @@ new image (or nothing, for a deleted one).  Applying it subtracts what the old
 image counted and adds what the new one counts, through the same per-ticket
 routine as `measure`, so the cells equal a full `measure` over the current
 tickets, as of the same instant and under the same clock policies.
+
+The as-of instant may move forward (`IncrementalMeasure.advance`): the few
+tickets with an event at or after it (future-dated or clock-skewed data) are
+remembered, keyed by their earliest such event, and re-applied when the
+instant passes it.  A `ChangeFeed` supplies the changes of a store.
 """
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
+from typing import Protocol, runtime_checkable
 
 from attrs import frozen
 
+from ._validate import aware
+from .clock import as_of_limit
 from .errors import InvalidInput
 from .goals import Directory, Goal
 from .kpis import Measurement, Ticket
 from .measure import _ZERO, CellKey, _Cells, _Index, trusted_measurement
 
-__all__ = ["IncrementalMeasure", "TicketChange"]
+__all__ = ["ChangeBatch", "ChangeFeed", "IncrementalMeasure", "TicketChange"]
 
 
 @frozen
@@ -35,13 +44,55 @@ class TicketChange:
     new: Ticket | None
 
 
+@frozen
+class ChangeBatch:
+    """The changes a `ChangeFeed` recorded after a cursor, and the cursor after them."""
+
+    changes: tuple[TicketChange, ...]
+    cursor: int
+
+
+@runtime_checkable
+class ChangeFeed(Protocol):
+    """A ticket store that records its changes, so a measurer can follow it.
+
+    A cursor is an int that grows with every write.  `snapshot` returns the
+    current cursor and every ticket as of that cursor (read together, so that
+    no write falls between them); `changes(since)` returns one `TicketChange`
+    per ticket written after ``since``, whose ``old`` image is the ticket as of
+    ``since`` and ``new`` its current image, and the cursor they lead to.
+    `prune(before)` forgets the changes up to a cursor that every reader has read.
+    """
+
+    def cursor(self) -> int:
+        """The cursor of the latest recorded write (0 before any)."""
+        ...
+
+    def snapshot(self) -> tuple[int, Iterator[Ticket]]:
+        """The current cursor and the tickets as of it (consume the iterator)."""
+        ...
+
+    def changes(self, since: int) -> ChangeBatch | None:
+        """The changes after ``since``; None when they are no longer all kept (pruned).
+
+        Raises:
+            DataSourceError: the store cannot be read.
+        """
+        ...
+
+    def prune(self, before: int) -> int:
+        """Forget the changes up to cursor ``before``; return how many records went."""
+        ...
+
+
 class IncrementalMeasure(Mapping[CellKey, Measurement]):
     """The measurements of ``goals`` over ``tickets``, kept up to date by `apply`.
 
     A read-only mapping from cell keys to `Measurement`s, equal to
     `measure(goals, tickets, directory=directory, at=at)`.  Plans and indexes
     are built once; `apply` costs in proportion to the changed tickets' cells,
-    whatever the number of tickets measured before.
+    whatever the number of tickets measured before.  `advance` moves ``at``
+    forward, re-applying only the tickets with events between the two instants.
     """
 
     def __init__(
@@ -54,12 +105,19 @@ class IncrementalMeasure(Mapping[CellKey, Measurement]):
     ) -> None:
         goals = tuple(goals) if isinstance(goals, Iterable) else goals
         self._index = _Index(goals, directory, at)
+        self._at = at
+        #: The measured images with an event at or after the limit (not yet
+        #: counted, but due when the limit passes it), by ticket id, and a heap
+        #: of ``(earliest such event, sequence, ticket id)`` to find them by.
+        self._pending: dict[str, list[Ticket]] = {}
+        self._heap: list[tuple[int, int, str]] = []
+        self._pushed = 0
         for goal in goals:
             if not goal.kpi.fast:  # the KPI engine keeps no per-cell state to subtract from
                 raise InvalidInput(
                     "goals", goal.id, "incremental measuring supports the template-shaped KPIs"
                 )
-        self._index.accumulate(tickets)
+        self._index.accumulate(self._watched(tickets))
         self._by_pair = {
             (p.goal_id, p.contributor_id): c
             for p, c in zip(self._index.plans, self._index.cells, strict=True)
@@ -112,6 +170,7 @@ class IncrementalMeasure(Mapping[CellKey, Measurement]):
         """
         self._check()
         batch = _checked(changes)
+        pending = self._pending_after(batch)
         touched: list[tuple[_Cells, int]] = []
         index = self._index
         try:
@@ -131,15 +190,166 @@ class IncrementalMeasure(Mapping[CellKey, Measurement]):
                 raise InvalidInput(
                     "changes", self._key(cells, j), "an old ticket image was never measured"
                 )
+        for ticket_id, images in pending.items():
+            self._pending.pop(ticket_id, None)
+            self._remember(ticket_id, images)
+        return self._by_goal(moved)
+
+    @property
+    def at(self) -> datetime | None:
+        """The instant measured: events after it do not count (None: every event)."""
+        return self._at
+
+    def advance(self, at: datetime | None) -> dict[str, frozenset[CellKey]]:
+        """Measure as of the later instant ``at`` (None: every event); return the cells reached.
+
+        Only the tickets with an event after the old instant and at or before
+        ``at`` are measured again (a ticket closed in the future, say); the
+        result equals a full `measure` at ``at``.
+
+        Raises:
+            InvalidInput: ``at`` is not an aware datetime or None, or is earlier
+                than the instant measured (measure again for an earlier one).
+        """
+        self._check()
+        limit = as_of_limit(at)
+        old = self._index.limit
+        if old is None and limit is None:
+            return {}
+        if old is None or (limit is not None and limit < old):
+            raise InvalidInput(
+                "at", at, f"earlier than the instant measured ({self._at}): measure again"
+            )
+        due_ids: set[str] = set()
+        heap = self._heap
+        while heap and (limit is None or heap[0][0] < limit):
+            due_ids.add(heapq.heappop(heap)[2])
+        due: list[Ticket] = []
+        for ticket_id in due_ids:
+            for image in self._pending.get(ticket_id, ()):
+                upcoming = _upcoming(image, old)
+                if upcoming is not None and (limit is None or upcoming < limit):
+                    due.append(image)
+        touched: list[tuple[_Cells, int]] = []
+        index = self._index
+        try:
+            # Subtract what the due tickets counted before the move, add what they count after.
+            index.accumulate(due, -1, touched)
+            index.move_limit(limit)
+            self._at = None if at is None else aware("at", at)
+            index.accumulate(due, 1, touched)
+        except BaseException as exc:
+            self._broken = f"{type(exc).__name__}: {exc}"
+            raise
+        for ticket_id in due_ids:
+            images = self._pending.pop(ticket_id, [])
+            self._remember(ticket_id, images)
+        if len(heap) > 2 * len(self._pending) + 64:  # stale entries of changed tickets
+            self._heap = []
+            for ticket_id, images in list(self._pending.items()):
+                del self._pending[ticket_id]
+                self._remember(ticket_id, images)
+        return self._by_goal(set(touched))
+
+    def _by_goal(self, moved: set[tuple[_Cells, int]]) -> dict[str, frozenset[CellKey]]:
         by_goal: dict[str, set[CellKey]] = {}
         for cells, j in moved:
             key = self._key(cells, j)
             by_goal.setdefault(key[0], set()).add(key)
         return {goal_id: frozenset(keys) for goal_id, keys in by_goal.items()}
 
+    def _watched(self, tickets: Iterable[Ticket]) -> Iterable[Ticket]:
+        """``tickets``, remembering those with an event at or after the limit."""
+        limit = self._index.limit
+        if limit is None:
+            return tickets
+        return self._watching(tickets, limit)
+
+    def _watching(self, tickets: Iterable[Ticket], limit: int) -> Iterator[Ticket]:
+        for ticket in tickets:
+            try:
+                responded, closed = ticket.first_response_us, ticket.closed_us
+                if (
+                    (responded is not None and responded >= limit)
+                    or (closed is not None and closed >= limit)
+                    or ticket.reopens_us
+                ):
+                    self._remember(ticket.id, [ticket])
+            except AttributeError:  # not a ticket: the measuring loop names it
+                pass
+            yield ticket
+
+    def _upcoming(self, ticket: Ticket, limit: int | None) -> int | None:
+        """`_upcoming` of a ticket that some cell measures (None for the others)."""
+        index = self._index
+        if ticket.owner_id not in index.by_owner and ticket.team_id not in index.by_team:
+            return None  # no cell of this goal set counts it, now or later
+        return _upcoming(ticket, limit)
+
+    def _remember(self, ticket_id: str, images: list[Ticket]) -> None:
+        """Keep those of ``images`` with an event at or after the limit, each on the heap."""
+        limit = self._index.limit
+        kept = []
+        for image in images:
+            upcoming = self._upcoming(image, limit)
+            if upcoming is not None:
+                kept.append(image)
+                self._pushed += 1
+                heapq.heappush(self._heap, (upcoming, self._pushed, ticket_id))
+        if kept:
+            self._pending.setdefault(ticket_id, []).extend(kept)
+
+    def _pending_after(self, batch: Sequence[TicketChange]) -> dict[str, list[Ticket]]:
+        """The remembered images of the batch's tickets once it is applied (new ones apart).
+
+        Taken out of the registry only when the whole batch is valid: an old
+        image with an event at or after the limit must be a remembered one.
+        """
+        limit = self._index.limit
+        if limit is None:
+            return {}
+        work: dict[str, list[Ticket]] = {}
+
+        def images_of(ticket_id: str) -> list[Ticket]:
+            images = work.get(ticket_id)
+            if images is None:
+                images = work[ticket_id] = list(self._pending.get(ticket_id, ()))
+            return images
+
+        # In order: a batch may add a ticket and change it again.
+        for i, change in enumerate(batch):
+            old, new = change.old, change.new
+            if old is not None and self._upcoming(old, limit) is not None:
+                images = images_of(old.id)
+                if old not in images:
+                    raise InvalidInput(
+                        f"changes[{i}].old", old.id, "an old ticket image was never measured"
+                    )
+                images.remove(old)
+            if new is not None and self._upcoming(new, limit) is not None:
+                images_of(new.id).append(new)
+        return work
+
     def _key(self, cells: _Cells, j: int) -> CellKey:
         goal_id, contributor_id = self._keys[id(cells)]
         return (goal_id, contributor_id, j)
+
+
+def _upcoming(ticket: Ticket, limit: int | None) -> int | None:
+    """The earliest event of ``ticket`` at or after ``limit`` that measuring reads, or None.
+
+    Measuring compares a response, a close and each reopened close and reopen
+    with the limit, nothing else: until the limit passes one of them, the
+    ticket counts the same.
+    """
+    if limit is None:
+        return None
+    found = [
+        x for x in (ticket.first_response_us, ticket.closed_us) if x is not None and x >= limit
+    ]
+    for close, reopen in ticket.reopens_us:
+        found += [x for x in (close, reopen) if x >= limit]
+    return min(found, default=None)
 
 
 def _checked(changes: Iterable[TicketChange]) -> Sequence[TicketChange]:

@@ -167,6 +167,15 @@ class _Index:
             for match in plan.match_ids:
                 index.setdefault(match, []).append(cell)
 
+    def move_limit(self, limit: int | None) -> None:
+        """Measure as of another limit from now on (`as_of_limit`; None: every event).
+
+        Only the cells' ends move: the caller re-applies the tickets the move affects.
+        """
+        self.limit = limit
+        for plan, cell in zip(self.plans, self.cells, strict=True):
+            cell.end = plan.bounds[-1] if limit is None else min(plan.bounds[-1], limit)
+
     def accumulate(
         self,
         tickets: Iterable[Ticket],

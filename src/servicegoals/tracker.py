@@ -9,6 +9,10 @@ committed is delivered by a later call, what was not is recalculated.
 A refresh at an instant that already has a snapshot returns that snapshot
 instead of calculating it again.
 
+When the source is a `ChangeFeed` (an `SqliteFeedSource`), a long-lived tracker
+keeps its measurements between refreshes and applies only the tickets written
+since the last one (docs/incremental.md).
+
 Each delivery attempt runs in a worker thread and is waited for at most
 ``delivery_deadline``: a notifier that hangs cannot block the tracker.
 """
@@ -21,11 +25,12 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from attrs import frozen
+from attrs import define, frozen
 
 from ._validate import aware, integer, text
 from .errors import DeliveryTimeout, InvalidInput, UndeliverableError
 from .goals import Directory, Goal
+from .incremental import ChangeFeed, IncrementalMeasure
 from .kpis import Measurement
 from .measure import CellKey, measure
 from .notifiers import Notifier
@@ -119,6 +124,18 @@ def _notifiers(value: Mapping[str, Notifier] | Iterable[Notifier]) -> dict[str, 
     return found
 
 
+@define
+class _Following:
+    """What a tracker measured from a change feed: for which goals, up to which cursor."""
+
+    goals: tuple[Goal, ...]
+    directory: Directory
+    cursor: int
+    measured: IncrementalMeasure
+    #: The cursor up to which the feed's records were pruned.
+    pruned: int = -1
+
+
 class Tracker:
     """Refreshes the goals in ``store`` from ``source`` and notifies through ``notifiers``.
 
@@ -130,7 +147,9 @@ class Tracker:
 
     Args:
         store: goals, snapshots and the notification outbox.
-        source: the tickets; an `AggregatingSource` measures in its database.
+        source: the tickets; an `AggregatingSource` measures in its database; a
+            `ChangeFeed` is followed: the tracker keeps its measurements and
+            applies the changes since its last refresh.
         notifiers: channel name to notifier, or notifiers whose ``channel``
             attributes (else class names) name their channels; each
             notification is queued and delivered once per channel.
@@ -188,6 +207,7 @@ class Tracker:
             raise InvalidInput("on_goal", on_goal, "expected a callable(done, total) or None")
         self.clock = clock
         self.on_goal = on_goal
+        self._following: _Following | None = None
         self.store = store
         self.source = source
         self.notifiers = _notifiers(notifiers)
@@ -229,6 +249,49 @@ class Tracker:
         query = TicketQuery.for_goals(chosen, self.directory)
         return measure(chosen, self.source.tickets(query), directory=self.directory, at=at)
 
+    def _measure_at(
+        self, goals: tuple[Goal, ...], todo: list[Goal], now: datetime
+    ) -> Mapping[CellKey, Measurement]:
+        """The cells of ``todo`` as of ``now``: followed when the source is a change feed."""
+        feed = self.source
+        if not todo:
+            return {}
+        if not isinstance(feed, ChangeFeed) or not all(g.kpi.fast for g in goals):
+            self._following = None  # custom KPIs keep no state to update
+            return self.measure(todo, at=now)
+        following = self._following
+        self._following = None  # kept again only once up to date
+        if following is not None and (
+            following.goals != goals
+            or following.directory != self.directory
+            or (following.measured.at is not None and now < following.measured.at)
+        ):
+            following = None  # other goals, teams or an earlier instant: measure afresh
+        if following is not None:
+            try:
+                batch = feed.changes(following.cursor)
+                if batch is not None:
+                    following.measured.apply(batch.changes)
+                    following.measured.advance(now)
+                    following.cursor = batch.cursor
+                else:
+                    following = None  # changes pruned by another reader: measure afresh
+            except Exception as exc:
+                log.warning("incremental refresh failed, measuring afresh: %s", describe(exc))
+                following = None
+        if following is None:
+            cursor, tickets = feed.snapshot()
+            measured = IncrementalMeasure(goals, tickets, directory=self.directory, at=now)
+            following = _Following(goals, self.directory, cursor, measured)
+        if following.pruned < following.cursor:  # what this tracker has read is not needed
+            try:
+                feed.prune(following.cursor)
+                following.pruned = following.cursor
+            except Exception as exc:  # housekeeping: the measurements are right, try again later
+                log.warning("pruning the change feed failed: %s", describe(exc))
+        self._following = following
+        return following.measured
+
     def refresh(self, now: datetime, *, force: bool = False) -> RefreshSummary:
         """Refresh every goal at ``now`` if the interval has passed (or ``force``).
 
@@ -248,7 +311,7 @@ class Tracker:
         # (freezing milestones that end then): that snapshot is the answer.
         stored = {k: r for k, r in previous.items() if r is not None and r.calculated_at == now}
         todo = [goal for goal in goals if goal.id not in stored]
-        measured = self.measure(todo, at=now)
+        measured = self._measure_at(goals, todo, now)
         fresh: dict[str, GoalReport] = {}
         planned: list[Notification] = []
         for done, goal in enumerate(todo, 1):
