@@ -888,6 +888,10 @@ def reevaluate(
     milestones are recalculated; every other row is copied from ``base``, since
     its inputs are the same.  A refresh at a later instant changes every row
     (its status and ``calculated_at``): call `evaluate` for that.
+
+    Raises:
+        InvalidInput: ``base`` is not a report of ``goal`` (another goal, other
+            milestones, other contributors, or rows that do not fit its targets).
     """
     _check_report_of(goal, "base", base)
     if base.milestones != goal.milestones:
