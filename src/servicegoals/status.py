@@ -24,7 +24,8 @@ from typing import Any, TypeAlias
 import attrs
 from attrs import field, frozen
 
-from ._validate import aware, duration_us, integer, text, to_us
+from ._validate import MICROSECOND as _MICROSECOND
+from ._validate import aware, integer, text, to_us
 from .calendar import Milestone
 from .errors import InvalidInput, NotFound
 from .goals import Directory, Goal, Target
@@ -360,9 +361,9 @@ class _Exact:
     except that a ``(numerator, denominator)`` pair that the calculator stored is read
     as its `Fraction`, made on the first read and kept.
 
-    Most rows of a report are never read one by one (a report is stored, exported
-    or summed), so their `Fraction`s need never exist; every read, ``==``, ``hash``,
-    ``repr``, pickling and conversion sees the `Fraction`.
+    So `evaluate` makes no `Fraction` for them: whoever reads a row (a display, an
+    export, a store) makes those of the rows it reads.  Every read, ``==``,
+    ``hash``, ``repr``, pickling and conversion sees the `Fraction`.
     """
 
     __slots__ = ("_slot",)
@@ -757,7 +758,7 @@ def _check_previous(goal: Goal, previous: GoalReport | None, at: datetime) -> No
 def _target_us(target: Target) -> int:
     """`Target.value` without its isinstance check: an int count or a timedelta."""
     amount = target.amount
-    return amount if type(amount) is int else duration_us(amount)  # type: ignore[arg-type]
+    return amount if type(amount) is int else amount // _MICROSECOND  # type: ignore[operator]
 
 
 def evaluate(
@@ -931,7 +932,7 @@ def reevaluate(
         inactive = directory is not None and not directory.is_active(contributor)
         own = _Pool()
         for j in changed:
-            target = targets[j] if 0 <= j < len(targets) else None
+            target = targets[j] if type(j) is int and 0 <= j < len(targets) else None
             if target is None:
                 continue  # untargeted cells have no row
             amount = _target_us(target)
