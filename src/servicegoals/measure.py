@@ -262,20 +262,23 @@ class _Index:
 _ZERO = Measurement()
 # The slots' own setters: counts and totals the loop made are valid by construction
 # (the attrs validators were 17% of measure's profile).
-_SETTERS = tuple(
-    (Measurement.__dict__[a.name].__set__, a.default) for a in attrs.fields(Measurement)
+_SET_COUNT, _SET_TOTAL, _SET_WITHIN, _SET_LOW, _SET_HIGH, _SET_VALUES = (
+    Measurement.__dict__[a.name].__set__ for a in attrs.fields(Measurement)
 )
-_SET_COUNT, _SET_TOTAL = (setter for setter, _ in _SETTERS[:2])
-_REST = _SETTERS[2:]  # the fields of custom KPIs: their defaults for a count and total
+_new = object.__new__
 
 
 def trusted_measurement(count: int, total: int) -> Measurement:
     """A `Measurement` of non-negative ints, built without re-validating them."""
-    made: Measurement = object.__new__(Measurement)
+    made: Measurement = _new(Measurement)
     _SET_COUNT(made, count)
     _SET_TOTAL(made, total)
-    for setter, default in _REST:
-        setter(made, default)
+    # The fields of custom KPIs at their defaults, written out (a loop over
+    # (setter, default) pairs measured about a fifth slower).
+    _SET_WITHIN(made, 0)
+    _SET_LOW(made, None)
+    _SET_HIGH(made, None)
+    _SET_VALUES(made, None)
     return made
 
 

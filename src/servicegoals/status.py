@@ -18,12 +18,14 @@ from bisect import bisect_right
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from fractions import Fraction
+from math import gcd
 from typing import Any, TypeAlias
 
 import attrs
 from attrs import field, frozen
 
-from ._validate import aware, duration_us, integer, text, to_us
+from ._validate import MICROSECOND as _MICROSECOND
+from ._validate import aware, integer, text, to_us
 from .calendar import Milestone
 from .errors import InvalidInput, NotFound
 from .goals import Directory, Goal, Target
@@ -172,10 +174,42 @@ def _amount(value: Fraction) -> Amount:
     return value.numerator if value.denominator == 1 else value
 
 
-#: Makes the exact ratio ``n / d`` of two ints, ``d > 0``: `Fraction` or a cache of it.
-Ratio: TypeAlias = Callable[[int, int], Fraction]
+#: An exact ratio as a row is given it: a `Fraction`, or ``(numerator, denominator)``
+#: with a positive denominator, which reading the row turns into its `Fraction`
+#: (a pair is made faster than a `Fraction`, and the garbage collector soon stops
+#: tracking a tuple of ints; see `_Exact`).
+Exact: TypeAlias = "Fraction | tuple[int, int]"
+#: Makes the exact ratio ``n / d`` of two ints, ``d > 0``.
+Ratio: TypeAlias = Callable[[int, int], Exact]
+
+_new = object.__new__
+
+
+def _ratio(n: int, d: int) -> Fraction:
+    """`Fraction(n, d)` for ints with ``d > 0``, without `Fraction`'s type dispatch.
+
+    The same reduced `Fraction` (its two slots filled directly), in a third of the time.
+    """
+    g = gcd(n, d)
+    made: Fraction = _new(Fraction)
+    if g == 1:
+        made._numerator, made._denominator = n, d  # type: ignore[attr-defined]
+    else:
+        made._numerator, made._denominator = n // g, d // g  # type: ignore[attr-defined]
+    return made
+
+
+if Fraction.__slots__ != ("_numerator", "_denominator") or _ratio(-6, 4) != Fraction(-3, 2):
+    _ratio = Fraction  # type: ignore[assignment]  # another layout: the public constructor
+
+
+def _pair(n: int, d: int) -> Exact:
+    """The ratio ``n / d`` (``d > 0``), made a `Fraction` when a row's field is read."""
+    return (n, d)
+
+
 #: ``(target, value, attainment, infinite)`` of a score, its measurement aside.
-Scored: TypeAlias = tuple[Amount, "Fraction | None", "Fraction | None", bool]
+Scored: TypeAlias = tuple[Amount, "Exact | None", "Exact | None", bool]
 
 
 def _scored(
@@ -196,7 +230,7 @@ def _scored(
     elif n == 0:
         return _amount(Fraction(target_sum, cells)), None, None, False
     else:
-        target = allowed // n if allowed % n == 0 else ratio(allowed, n)
+        target = allowed // n if allowed % n == 0 else _ratio(allowed, n)
         value = ratio(measured.total, n)
         actual, expected = measured.total, allowed
     if kpi.direction is Direction.HIGHER_IS_BETTER:
@@ -273,8 +307,12 @@ def score(kpi: Kpi, cells: Sequence[tuple[int, Measurement]]) -> Score:
     for amount, cell in cells:
         pool.add(amount, cell)
     measured = pool.measurement() if len(cells) > 1 else cells[0][1]
-    target, value, attainment, infinite = pool.scored(kpi, measured, Fraction)
-    return Score(target, measured, value, attainment, infinite)
+    target, value, attainment, infinite = pool.scored(kpi, measured, _ratio)
+    return Score(target, measured, _fraction(value), _fraction(attainment), infinite)
+
+
+def _fraction(value: Exact | None) -> Fraction | None:
+    return _ratio(*value) if isinstance(value, tuple) else value
 
 
 class _Pool:
@@ -318,6 +356,41 @@ Bounds: TypeAlias = tuple[int, int]
 _SET_ROW = tuple(Progress.__dict__[a.name].__set__ for a in attrs.fields(Progress))
 
 
+class _Exact:
+    """The ``value`` and ``attainment`` fields of `Progress`: the slot's own descriptor,
+    except that a ``(numerator, denominator)`` pair that the calculator stored is read
+    as its `Fraction`, made on the first read and kept.
+
+    So `evaluate` makes no `Fraction` for them: whoever reads a row (a display, an
+    export, a store) makes those of the rows it reads.  Every read, ``==``,
+    ``hash``, ``repr``, pickling and conversion sees the `Fraction`.
+    """
+
+    __slots__ = ("_slot",)
+
+    def __init__(self, slot: Any) -> None:
+        self._slot = slot
+
+    def __get__(self, row: Any, owner: Any = None) -> Any:
+        if row is None:
+            return self
+        value = self._slot.__get__(row, owner)
+        if type(value) is tuple:
+            value = _ratio(*value)
+            self._slot.__set__(row, value)
+        return value
+
+    def __set__(self, row: Any, value: Any) -> None:
+        self._slot.__set__(row, value)
+
+    def __delete__(self, row: Any) -> None:
+        self._slot.__delete__(row)
+
+
+for _name in ("value", "attainment"):
+    setattr(Progress, _name, _Exact(Progress.__dict__[_name]))
+
+
 def _row(
     key: RowKey,
     bounds: Bounds,
@@ -337,7 +410,10 @@ def _row(
     elif attainment is None:
         status = Status.MISSED
     else:  # attainment < 1, == 1 or > 1, compared as ints (its denominator is > 0)
-        numerator, denominator = attainment.numerator, attainment.denominator
+        if isinstance(attainment, tuple):
+            numerator, denominator = attainment
+        else:
+            numerator, denominator = attainment.numerator, attainment.denominator
         if numerator < denominator:
             status = Status.MISSED
         else:
@@ -367,6 +443,10 @@ def _milestones(value: Iterable[Milestone]) -> tuple[Milestone, ...]:
 
 #: ``(contributor_id, milestone_index)``; None stands for "every" in roll-ups.
 RowKey: TypeAlias = tuple[str | None, int | None]
+#: Where a contributor's rows are: its first row's position in ``rows``, its whole-goal
+#: row's position, its first and last targeted milestones (-1 without targets) and
+#: how many milestones it targets.
+Layout: TypeAlias = dict[str, tuple[int, int, int, int, int]]
 
 
 @frozen
@@ -385,8 +465,12 @@ class GoalReport:
     rows: tuple[Progress, ...] = field(converter=_rows)
     contributor_rows: tuple[Progress, ...] = field(converter=_rows)
     milestone_rows: tuple[Progress, ...] = field(converter=_rows)
-    _index: dict[RowKey, Progress] = field(init=False, eq=False, repr=False)
+    # The look-up index is built on the first look-up (None until then): a report
+    # that is only stored or shown never needs it.
+    _found: dict[RowKey, Progress] | None = field(init=False, eq=False, repr=False)
     _starts: list[int] = field(init=False, eq=False, repr=False)
+    #: Where each current contributor's rows start: (in ``rows``, in ``contributor_rows``).
+    _layout: Layout | None = field(init=False, eq=False, repr=False, default=None)
 
     def __attrs_post_init__(self) -> None:
         index: dict[RowKey, Progress] = {}
@@ -404,8 +488,18 @@ class GoalReport:
                 if key in index:
                     raise InvalidInput(f"{name}[{i}]", key, "duplicate row")
                 index[key] = r
-        object.__setattr__(self, "_index", index)
+        object.__setattr__(self, "_found", index)
         object.__setattr__(self, "_starts", [m.period.start_us for m in self.milestones])
+
+    @property
+    def _index(self) -> dict[RowKey, Progress]:
+        index = self._found
+        if index is None:
+            index = {(r.contributor_id, r.milestone_index): r for r in self.rows}
+            index.update({(r.contributor_id, None): r for r in self.contributor_rows})
+            index.update({(None, r.milestone_index): r for r in self.milestone_rows})
+            object.__setattr__(self, "_found", index)
+        return index
 
     def _get(self, contributor_id: str | None, milestone_index: int | None) -> Progress:
         try:
@@ -495,17 +589,13 @@ def _report(
     rows: list[Progress],
     contributor_rows: list[Progress],
     milestone_rows: list[Progress],
-    index: dict[RowKey, Progress] | None = None,
+    layout: Layout,
 ) -> GoalReport:
     """The report `evaluate` made: its rows are of the right kinds and unique by construction.
 
-    ``index`` is the rows' index when the caller already has it.
+    ``layout`` says where each of the goal's contributors' rows are.
     """
     report: GoalReport = object.__new__(GoalReport)
-    if index is None:
-        index = {(r.contributor_id, r.milestone_index): r for r in rows}
-        index.update({(r.contributor_id, None): r for r in contributor_rows})
-        index.update({(None, r.milestone_index): r for r in milestone_rows})
     for name, value in (
         ("goal_id", goal.id),
         ("calculated_at", at),
@@ -513,8 +603,9 @@ def _report(
         ("rows", tuple(rows)),
         ("contributor_rows", tuple(contributor_rows)),
         ("milestone_rows", tuple(milestone_rows)),
-        ("_index", index),
+        ("_found", None),
         ("_starts", [m.period.start_us for m in goal.milestones]),
+        ("_layout", layout),
     ):
         object.__setattr__(report, name, value)
     return report
@@ -543,7 +634,7 @@ class _Evaluation:
         # Counts and count targets take few distinct values (0/1, 0/target, ...), so one
         # evaluation makes each ratio once; averages are nearly all distinct.
         count = goal.kpi.unit is Unit.COUNT
-        self.ratio: Ratio = functools.cache(Fraction) if count else Fraction
+        self.ratio: Ratio = functools.cache(_ratio) if count else _pair
 
     def cell(
         self, contributor_id: str, index: int, bounds: Bounds, target: int, inactive: bool
@@ -632,6 +723,10 @@ def _carried(
     return rows, wholes
 
 
+def _key(row: Progress) -> RowKey:
+    return (row.contributor_id, row.milestone_index)
+
+
 def _index(row: Progress) -> int:
     assert row.milestone_index is not None
     return row.milestone_index
@@ -663,7 +758,7 @@ def _check_previous(goal: Goal, previous: GoalReport | None, at: datetime) -> No
 def _target_us(target: Target) -> int:
     """`Target.value` without its isinstance check: an int count or a timedelta."""
     amount = target.amount
-    return amount if type(amount) is int else duration_us(amount)  # type: ignore[arg-type]
+    return amount if type(amount) is int else amount // _MICROSECOND  # type: ignore[operator]
 
 
 def evaluate(
@@ -694,29 +789,58 @@ def evaluate(
         raise InvalidInput("directory", directory, "expected a Directory or None")
 
     run = _Evaluation(goal, measurements, at, previous)
+    cell = run.cell
     bounds = [(m.period.start_us, m.period.end_us) for m in goal.milestones]
     totals = [_Pool() for _ in bounds]
     rows: list[Progress] = []
-    contributor_rows: list[Progress] = []
+    layout: Layout = {}
+    # (contributor id, whole-goal span, pool, inactive) of each targeted contributor.
+    wholes: list[tuple[str, Bounds, _Pool, bool]] = []
+    plain = True
     for contributor, targets in zip(goal.contributors, goal.targets, strict=True):
         inactive = directory is not None and not directory.is_active(contributor)
+        cid = contributor.id
+        at_row = len(rows)
         own = _Pool()
         first = last = -1
         for j, target in enumerate(targets):
             if target is None:
                 continue
             amount = _target_us(target)
-            row = run.cell(contributor.id, j, bounds[j], amount, inactive)
+            row = cell(cid, j, bounds[j], amount, inactive)
             rows.append(row)
-            own.add(amount, row.measurement)
-            totals[j].add(amount, row.measurement)
+            # `_Pool.add` of plain cells, written out (two calls a row were a tenth
+            # of the time); cells with custom fields are pooled again below.
+            measured = row.measurement
+            n = measured.count
+            total = measured.total
+            allowed = amount * n
+            own.cells += 1
+            own.target += amount
+            own.allowed += allowed
+            own.count += n
+            own.total += total
+            pool = totals[j]
+            pool.cells += 1
+            pool.target += amount
+            pool.allowed += allowed
+            pool.count += n
+            pool.total += total
+            if plain and not measured.plain:
+                plain = False
             if first < 0:
                 first = j
             last = j
+        layout[cid] = (at_row, len(wholes), first, last, own.cells)
         if first >= 0:
             # From the first targeted milestone's start to the last one's end.
-            span = (bounds[first][0], bounds[last][1])
-            contributor_rows.append(run.pooled((contributor.id, None), span, own, inactive))
+            wholes.append((cid, (bounds[first][0], bounds[last][1]), own, inactive))
+    if not plain:
+        totals, owns = _pool_again(goal, rows)
+        wholes = [(cid, span, owns[cid], inactive) for cid, span, _, inactive in wholes]
+    contributor_rows = [
+        run.pooled((cid, None), span, own, inactive) for cid, span, own, inactive in wholes
+    ]
 
     if previous is not None:
         # Deleted contributors' last rows are carried forward, but not pooled.
@@ -727,7 +851,22 @@ def evaluate(
     milestone_rows = [
         run.pooled((None, j), bounds[j], pool, False) for j, pool in enumerate(totals) if pool.cells
     ]
-    return _report(goal, at, rows, contributor_rows, milestone_rows)
+    return _report(goal, at, rows, contributor_rows, milestone_rows, layout)
+
+
+def _pool_again(goal: Goal, rows: list[Progress]) -> tuple[list[_Pool], dict[str, _Pool]]:
+    """The cell rows pooled by `_Pool.add`, custom fields included: by milestone and by
+    contributor."""
+    totals = [_Pool() for _ in goal.milestones]
+    owns: dict[str, _Pool] = {}
+    amounts = {c.id: t for c, t in zip(goal.contributors, goal.targets, strict=True)}
+    for row in rows:
+        cid, j = row.contributor_id, _index(row)
+        assert cid is not None  # a cell row
+        amount = _target_us(amounts[cid][j])  # type: ignore[arg-type]
+        owns.setdefault(cid, _Pool()).add(amount, row.measurement)
+        totals[j].add(amount, row.measurement)
+    return totals, owns
 
 
 def reevaluate(
@@ -750,6 +889,10 @@ def reevaluate(
     milestones are recalculated; every other row is copied from ``base``, since
     its inputs are the same.  A refresh at a later instant changes every row
     (its status and ``calculated_at``): call `evaluate` for that.
+
+    Raises:
+        InvalidInput: ``base`` is not a report of ``goal`` (another goal, other
+            milestones, other contributors, or rows that do not fit its targets).
     """
     _check_report_of(goal, "base", base)
     if base.milestones != goal.milestones:
@@ -772,16 +915,9 @@ def reevaluate(
     bounds = [(m.period.start_us, m.period.end_us) for m in goal.milestones]
     rows = list(base.rows)
     contributor_rows = list(base.contributor_rows)
-    index = dict(base._index)
-    # Row positions, from how many targets each contributor has: rows come in
-    # contributor order, milestones ascending; whole-goal rows only for targeted ones.
-    offset = whole_at = 0
-    where: dict[str, tuple[int, int]] = {}
-    for contributor, targets in zip(goal.contributors, goal.targets, strict=True):
-        n = _targeted(targets)
-        where[contributor.id] = (offset, whole_at)
-        offset += n
-        whole_at += n > 0
+    where = base._layout if base._layout is not None else _layout(goal)
+    if where.keys() != {c.id for c in goal.contributors}:
+        raise InvalidInput("base", base.goal_id, "not a report of this goal's contributors")
     kpi = goal.kpi
     # Roll-ups move by the touched rows' differences (see `_moved`).
     moves: dict[int, _Pool] = {}
@@ -789,32 +925,37 @@ def reevaluate(
         changed = mine.get(contributor.id)
         if changed is None:
             continue
-        first, whole = where[contributor.id]
+        first, whole, low, high, targeted = where[contributor.id]
+        # Targets on every milestone from the first to the last (the usual case):
+        # a milestone's row is at its distance from the first.
+        gapless = high - low + 1 == targeted
         inactive = directory is not None and not directory.is_active(contributor)
         own = _Pool()
-        targeted = [j for j, t in enumerate(targets) if t is not None]
-        rank = {j: i for i, j in enumerate(targeted)}
         for j in changed:
-            i = rank.get(j)
-            if i is None:
+            target = targets[j] if type(j) is int and 0 <= j < len(targets) else None
+            if target is None:
                 continue  # untargeted cells have no row
-            amount = _target_us(targets[j])  # type: ignore[arg-type]
-            position = first + i
+            amount = _target_us(target)
+            position = first + (j - low if gapless else _targeted(targets[:j]))
+            if not 0 <= position < len(rows) or _key(rows[position]) != (contributor.id, j):
+                raise InvalidInput("base.rows", position, "not the rows of this goal's targets")
             before = rows[position].measurement
             rows[position] = row = run.cell(contributor.id, j, bounds[j], amount, inactive)
-            index[(contributor.id, j)] = row
             _shift(own, amount, before, row.measurement)
-            _shift(moves.setdefault(j, _Pool()), amount, before, row.measurement)
+            move = moves.get(j)
+            if move is None:
+                move = moves[j] = _Pool()
+            _shift(move, amount, before, row.measurement)
         if not own.cells:
             continue
         pool = _moved(kpi, contributor_rows[whole], own)
         if pool is None:
             pool = _Pool()
-            for i, j in enumerate(targeted):
-                pool.add(_target_us(targets[j]), rows[first + i].measurement)  # type: ignore[arg-type]
-        span = (bounds[targeted[0]][0], bounds[targeted[-1]][1])
-        contributor_rows[whole] = row = run.pooled((contributor.id, None), span, pool, inactive)
-        index[(contributor.id, None)] = row
+            cells = [t for t in targets if t is not None]
+            for i, t in enumerate(cells):
+                pool.add(_target_us(t), rows[first + i].measurement)
+        span = (bounds[low][0], bounds[high][1])
+        contributor_rows[whole] = run.pooled((contributor.id, None), span, pool, inactive)
 
     milestone_rows = list(base.milestone_rows)
     for position, total in enumerate(milestone_rows):
@@ -831,9 +972,22 @@ def reevaluate(
                     first = where[contributor.id][0]
                     row = rows[first + _targeted(targets[:j])]
                     pool.add(_target_us(target), row.measurement)
-        milestone_rows[position] = row = run.pooled((None, j), bounds[j], pool, False)
-        index[(None, j)] = row
-    return _report(goal, at, rows, contributor_rows, milestone_rows, index)
+        milestone_rows[position] = run.pooled((None, j), bounds[j], pool, False)
+    return _report(goal, at, rows, contributor_rows, milestone_rows, where)
+
+
+def _layout(goal: Goal) -> Layout:
+    """Where `evaluate` puts each contributor's rows: in contributor order, milestones
+    ascending, a whole-goal row for each contributor with a target."""
+    layout: Layout = {}
+    offset = whole_at = 0
+    for contributor, targets in zip(goal.contributors, goal.targets, strict=True):
+        targeted = [j for j, t in enumerate(targets) if t is not None]
+        first, last = (targeted[0], targeted[-1]) if targeted else (-1, -1)
+        layout[contributor.id] = (offset, whole_at, first, last, len(targeted))
+        offset += len(targeted)
+        whole_at += bool(targeted)
+    return layout
 
 
 def _targeted(targets: Sequence[Target | None]) -> int:
@@ -867,5 +1021,9 @@ def _moved(kpi: Kpi, row: Progress, move: _Pool) -> _Pool | None:
         return pool
     if pool.count == 0:
         return None
-    pool.allowed = int(row.target * measured.count) + move.allowed
+    target = row.target  # Σ target·count / Σ count: times the count, an int
+    if isinstance(target, int):
+        pool.allowed = target * measured.count + move.allowed
+    else:
+        pool.allowed = target.numerator * measured.count // target.denominator + move.allowed
     return pool
