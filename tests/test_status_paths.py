@@ -19,13 +19,18 @@ from hypothesis import strategies as st
 
 from servicegoals import (
     KPI_TEMPLATES,
+    MEDIAN_RESPONSE_TIME,
     AccountSettings,
+    Cadence,
     Goal,
     GoalReport,
     InvalidInput,
     Measurement,
     Progress,
+    Ticket,
+    User,
     evaluate,
+    measure,
     reevaluate,
     score,
 )
@@ -35,6 +40,7 @@ from test_incremental import SCENARIOS, SPAN, Scenario, batches, start
 from test_incremental import goal as incremental_goal
 from test_status import all_rows, instants
 
+HOUR = timedelta(hours=1)
 Cells = dict[tuple[str, str, int], Measurement]
 _DAY_US = 86_400_000_000
 
@@ -166,3 +172,32 @@ def test_reevaluate_refuses_a_report_of_other_contributors_or_targets() -> None:
     fewer = attrs.evolve(goal, targets=((None, *goal.targets[0][1:]), goal.targets[1]))
     with raises(InvalidInput, "base.rows"):
         reevaluate(evaluate(fewer, {}, at=at), goal, {}, [("g", "ada", 0)])
+
+
+def test_reevaluate_pools_the_values_of_a_percentile_goal_again() -> None:
+    """Roll-ups of custom KPIs (here a median) cannot move by a difference of sums."""
+    goal = Goal.create(
+        id="g",
+        name="Median response",
+        kpi=MEDIAN_RESPONSE_TIME,
+        cadence=Cadence.MONTHLY,
+        span=SPAN,
+        settings=AccountSettings(),
+        contributors=[User("ada", "Ada"), User("bob", "Bob")],
+        targets={"ada": timedelta(hours=2), "bob": timedelta(hours=3)},
+    )
+
+    def answered(n: int, owner: str, day: int, hours: int) -> Ticket:
+        created = SPAN.start + timedelta(days=day)
+        return Ticket(f"t{n}", created, "support", owner, first_response_at=created + hours * HOUR)
+
+    before = [answered(1, "ada", 3, 1), answered(2, "ada", 4, 5), answered(3, "bob", 5, 2)]
+    after = [*before, answered(4, "bob", 6, 9), answered(5, "bob", 7, 10)]
+    at = SPAN.start + timedelta(days=70)
+    old, new = measure([goal], before), measure([goal], after)
+    base = evaluate(goal, old, at=at)
+    touched = [key for key in new if new[key] != old[key]]
+    again = reevaluate(base, goal, new, touched)
+    assert again == evaluate(goal, new, at=at)
+    # bob's month holds 2 h, 9 h and 10 h: the median is 9 h.
+    assert again.whole_goal("bob").value == 9 * HOUR // timedelta(microseconds=1)

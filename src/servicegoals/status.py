@@ -1012,6 +1012,8 @@ def _moved(kpi: Kpi, row: Progress, move: _Pool) -> _Pool | None:
     unused), Σ target·count = target × count for averages.  An average left
     without tickets shows the plain mean of targets, which needs every cell.
     """
+    if not kpi.fast:
+        return None  # shares, extremes and percentiles do not move by a difference
     measured = row.measurement
     pool = _Pool()
     pool.count = measured.count + move.count
