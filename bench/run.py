@@ -18,6 +18,9 @@
 8. Clock policy: ``measure`` with every goal timed by an office schedule against
    wall-clock ``measure`` on the same tickets; a sample is checked against
    ``ticket_times`` (bench.clockpolicy).
+9. Custom KPIs: a percentile goal and a share goal (``measure`` + ``evaluate``)
+   against pandas computing the same cells; every cell's count and exact
+   value must agree (bench.kpis).
 
 Each target is printed with PASS or MISS; a MISS is a finding, not a failure.
 ``docs/performance.md`` explains the method and keeps the latest figures.
@@ -74,6 +77,8 @@ class Plan:
     #: Tickets measured under a working-time clock policy, and how many are checked.
     clock_size: int = 10**6
     clock_sample: int = 20_000
+    #: Tickets of the custom-KPI section (a percentile goal and a share goal).
+    kpi_size: int = 10**6
 
 
 FULL = Plan((10**4, 10**5, 10**6, 10**7), 50, 200, 10**6, 10_000, 3, 10**6, 10**5, 10**5)
@@ -93,6 +98,7 @@ QUICK = Plan(
     100,
     10**4,
     2_000,
+    kpi_size=10**4,
 )
 
 
@@ -434,6 +440,46 @@ def incremental(plan: Plan, seed: int) -> dict[int, dict[str, Any]]:
     return found
 
 
+def custom_kpis(plan: Plan, seed: int) -> None:
+    """Section 9 (bench.kpis): ratios to pandas; a cell that differs fails the run."""
+    say()
+    say(
+        f"9. Custom KPIs: a p90 first-response goal and a share-within-2-hours goal over "
+        f"{plan.kpi_size:,} tickets, {plan.contributors} users x 12 months each, against pandas "
+        f"(best of {plan.repeat}; a fresh process)"
+    )
+    got = _child(
+        "kpis", size=plan.kpi_size, contributors=plan.contributors, seed=seed, repeat=plan.repeat
+    )
+    if got["differences"]:
+        lines = "\n".join(f"    {d}" for d in got["differences"])
+        raise Failed(f"custom KPIs: cells differ from pandas, for example\n{lines}")
+    table(
+        ("goal (pandas's method)", "ours s", "of it evaluate s", "pandas s", "ours/pandas"),
+        [
+            (
+                f"{name} ({how})",
+                _s(got[f"{key}_s"]),
+                _s(got[f"{key}_evaluate_s"]),
+                _s(got[f"{key}_pandas_s"]),
+                f"{got[f'{key}_s'] / got[f'{key}_pandas_s']:.2f}",
+            )
+            for name, key, how in (
+                ("p90 response time", "percentile", "sort + cumcount, nearest rank"),
+                ("% answered within 2 h", "share", "groupby sum / count"),
+            )
+        ],
+    )
+    say(
+        f"   {got['cells']:,} cells, count and exact value equal: yes; the p90 cells keep "
+        f"{got['tickets_kept']:,} response times"
+    )
+    say(
+        f"   (pandas groupby quantile(interpolation='lower'), {_s(got['lower_s'])} s, is not the "
+        f"nearest rank: it differs in {got['lower_differ']:,} cells)"
+    )
+
+
 def checks(
     plan: Plan,
     memory: dict[int, dict[str, Any]],
@@ -538,6 +584,7 @@ def main(argv: list[str] | None = None) -> int:
         working_time(plan, seed)
         refreshed = incremental(plan, seed)
         timed = clock_policy(plan, seed)
+        custom_kpis(plan, seed)
     except Failed as failure:
         say()
         say(f"EQUALITY CHECK FAILED: {failure}")

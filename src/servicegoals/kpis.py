@@ -14,7 +14,17 @@ from typing import Any
 
 from attrs import Factory, field, frozen
 
-from ._validate import Validator, checked, identifier, instance_of, instant, integer, text, to_us
+from ._validate import (
+    Validator,
+    checked,
+    duration_us,
+    identifier,
+    instance_of,
+    instant,
+    integer,
+    text,
+    to_us,
+)
 from ._validate import optional as vopt
 from .errors import InvalidInput
 
@@ -134,6 +144,8 @@ def _where(value: Any) -> tuple[tuple[str, frozenset[str | int]], ...]:
         if not isinstance(allowed, Iterable):
             raise InvalidInput(f"kpi.where[{name!r}]", allowed, "expected a value or a set")
         allowed = frozenset(allowed)
+        if not allowed:
+            raise InvalidInput(f"kpi.where[{name!r}]", allowed, "an empty set lets no ticket in")
         for v in allowed:
             if isinstance(v, bool) or not isinstance(v, (str, int)):
                 raise InvalidInput(f"kpi.where[{name!r}]", v, "expected a str or an int")
@@ -251,6 +263,11 @@ def _check_kpi(kpi: Kpi) -> None:
     want = timedelta if contribution is Contribution.DURATION else int
     if type(kpi.threshold) is not want:
         raise InvalidInput("kpi.threshold", kpi.threshold, f"a SHARE KPI needs a {want.__name__}")
+    threshold = kpi.threshold
+    if isinstance(threshold, timedelta):
+        threshold = duration_us(threshold)
+    if threshold is None or threshold < 0:  # contributions never are: none would be within
+        raise InvalidInput("kpi.threshold", kpi.threshold, "must not be negative")
 
 
 CLOSED_TICKETS = Kpi(
