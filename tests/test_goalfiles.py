@@ -39,6 +39,8 @@ from servicegoals import (
     dump_goals,
     evaluate,
     load_goals,
+    schedule_from_data,
+    schedule_to_data,
 )
 from servicegoals._convert import (
     format_duration,
@@ -703,3 +705,24 @@ def test_the_cli_names_a_ticket_without_the_filtered_property_in_one_line(
     err = _cli_error(capsys, path)
     assert "ticket 't1'.properties: KPI 'urgent_within' filters on this property" in err
     assert "(got 'priority')" in err
+
+
+def test_schedules_as_plain_data_the_form_of_a_goal_files_schedules_table(
+    folder: Path,
+) -> None:
+    data = {
+        "timezone": "America/New_York",
+        "week": {"mon_fri": [["09:00", "17:00"]]},
+        "holidays": {"dates": ["2026-12-24"]},
+    }
+    schedule = schedule_from_data(data)
+    assert schedule_from_data(schedule_to_data(schedule)) == schedule
+    path = folder / "office.json"
+    path.write_text(
+        json.dumps({"schedules": {"office": data}, **_document(clock={"schedule": "office"})})
+    )
+    (goal,) = load_goals(path)
+    assert goal.clock_policy.clock == schedule
+    bad = {"timezone": "UTC", "week": {"tue": [["09:00", "25:00"]]}}
+    with raises(InvalidInput, "schedules.office.week.tue[0].end", "25:00"):
+        schedule_from_data(bad, where="schedules.office")

@@ -409,7 +409,7 @@ _NO_PROPERTIES: Mapping[str, PropertyValue] = MappingProxyType({})
 
 
 def _properties(value: Any) -> Mapping[str, PropertyValue]:
-    if type(value) is dict and not value:
+    if not value and type(value) is dict:
         return _NO_PROPERTIES  # the usual ticket: one shared empty mapping
     if not isinstance(value, Mapping):
         raise InvalidInput("properties", value, "expected a mapping of property name to value")
@@ -459,8 +459,10 @@ class Ticket:
     statuses: tuple[StatusInterval, ...] = field(default=(), converter=_statuses)
     reopens: tuple[Reopen, ...] = field(default=(), converter=_reopens)
     #: Extra properties (priority, channel, amounts, dates) that custom KPIs read.
+    #: Checked and frozen in ``__attrs_post_init__``, where the usual ticket without
+    #: properties costs one identity test (a converter would cost a call).
     properties: Mapping[str, PropertyValue] = field(
-        factory=dict, converter=_properties, hash=False, repr=_properties_repr
+        default=_NO_PROPERTIES, hash=False, repr=_properties_repr
     )
     created_us: int = field(init=False, eq=False, repr=False)
     first_response_us: int | None = field(init=False, eq=False, repr=False)
@@ -474,6 +476,8 @@ class Ticket:
     statuses_us: tuple[StatusSpan, ...] = field(init=False, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
+        if self.properties is not _NO_PROPERTIES:
+            object.__setattr__(self, "properties", _properties(self.properties))
         created = to_us(self.created_at)
         first = None if self.first_response_at is None else to_us(self.first_response_at)
         closed = None if self.closed_at is None else to_us(self.closed_at)
