@@ -34,21 +34,18 @@ from functools import partial
 from time import perf_counter
 from typing import Any, TypeVar
 
+import attrs
 import numpy as np
 import pandas as pd
 
 from servicegoals import (
+    MEDIAN_RESPONSE_TIME,
     RESPONDED_WITHIN_TARGET,
-    Aggregation,
     Cadence,
-    Contribution,
     Contributor,
-    Direction,
     Goal,
     Kpi,
     Ticket,
-    TicketEvent,
-    Unit,
     calendar_year,
     evaluate,
     measure,
@@ -57,14 +54,10 @@ from servicegoals._validate import duration_us
 
 from . import baseline, workload
 
-P90_RESPONSE = Kpi(
-    "p90_response_time",
-    "90th percentile first response time",
-    Unit.DURATION,
-    Direction.LOWER_IS_BETTER,
-    TicketEvent.FIRST_RESPONSE,
-    Contribution.DURATION,
-    Aggregation.PERCENTILE,
+P90_RESPONSE = attrs.evolve(
+    MEDIAN_RESPONSE_TIME,
+    key="p90_response_time",
+    label="90th percentile first response time",
     percentile=90,
 )
 

@@ -20,19 +20,15 @@ from hypothesis import strategies as st
 
 from servicegoals import (
     CLOSED_TICKETS,
+    RESPONDED_WITHIN_TARGET,
     AccountSettings,
-    Aggregation,
     Cadence,
-    Contribution,
     Contributor,
-    Direction,
     Goal,
     GoalFileError,
     GoalReport,
     InvalidInput,
-    Kpi,
     Measurement,
-    TicketEvent,
     Unit,
     User,
     date_range,
@@ -587,15 +583,10 @@ def test_explicit_milestones_cannot_exceed_the_span_limit(folder: Path) -> None:
 # -- custom KPIs: bad input is refused in one located line -----------------------------
 
 #: A custom SHARE KPI stored by value: urgent tickets answered within two hours.
-URGENT_WITHIN = Kpi(
-    "urgent_within",
-    "Urgent tickets answered within 2 h (%)",
-    Unit.PERCENT,
-    Direction.HIGHER_IS_BETTER,
-    TicketEvent.FIRST_RESPONSE,
-    Contribution.DURATION,
-    Aggregation.SHARE,
-    threshold=timedelta(hours=2),
+URGENT_WITHIN = attrs.evolve(
+    RESPONDED_WITHIN_TARGET,
+    key="urgent_within",
+    label="Urgent tickets answered within 2 h (%)",
     where={"priority": "urgent"},
 )
 OSLO = AccountSettings(timezone="Europe/Oslo")
