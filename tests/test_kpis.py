@@ -35,6 +35,7 @@ from servicegoals import (
     User,
     date_range,
     kpi_by_key,
+    measure,
 )
 from servicegoals.testing import raises, tickets
 
@@ -158,6 +159,35 @@ def test_custom_kpi_bad_input_names_the_field(
 ) -> None:
     with raises(InvalidInput, field, value):
         attrs.evolve(kpi, **changes)
+
+
+@pytest.mark.parametrize(
+    ("properties", "field", "value"),
+    [
+        ({"refund": "12"}, "ticket 't'.properties['refund']", "12"),
+        ({"refund": -5}, "ticket 't'.properties['refund']", -5),
+        ({"refund": CREATED}, "ticket 't'.properties['refund']", CREATED),
+        ({}, "ticket 't'.properties['refund']", None),
+    ],
+)
+def test_a_numeric_property_that_is_not_an_int_names_the_ticket(
+    properties: dict[str, Any], field: str, value: object
+) -> None:
+    account = AccountSettings()
+    goal = Goal.create(
+        id="refunds",
+        name="Refunds",
+        kpi=SMALL_REFUNDS,
+        cadence=Cadence.CUSTOM,
+        span=date_range(CREATED.date(), CREATED.date(), account),
+        settings=account,
+        contributors=[User("u1", "Ada")],
+        targets={"u1": 90},
+    )
+    ticket = Ticket("t", CREATED, "p", owner_id="u1", properties=properties)
+    with raises(InvalidInput, field, value) as caught:
+        measure([goal], [ticket])
+    assert "\n" not in str(caught.error)
 
 
 def test_zero_thresholds_are_allowed() -> None:
