@@ -21,6 +21,9 @@
 9. Tracker over a change feed: a tracker following an ``SqliteFeedSource``
    refreshed after 1,000 changed tickets, against a full refresh (push-down) of
    the same file; measurements and reports must be equal (bench.feed).
+10. Custom KPIs: a percentile goal and a share goal (``measure`` + ``evaluate``)
+   against pandas computing the same cells; every cell's count and exact
+   value must agree (bench.kpis).
 
 Each target is printed with PASS or MISS; a MISS is a finding, not a failure.
 ``docs/performance.md`` explains the method and keeps the latest figures.
@@ -79,6 +82,8 @@ class Plan:
     clock_sample: int = 20_000
     #: Ticket files a tracker follows through the change feed (bench.feed).
     feed_sizes: tuple[int, ...] = (10**5, 10**6)
+    #: Tickets of the custom-KPI section (a percentile goal and a share goal).
+    kpi_size: int = 10**6
 
 
 FULL = Plan((10**4, 10**5, 10**6, 10**7), 50, 200, 10**6, 10_000, 3, 10**6, 10**5, 10**5)
@@ -99,6 +104,7 @@ QUICK = Plan(
     10**4,
     2_000,
     (10**4,),
+    kpi_size=10**4,
 )
 
 
@@ -477,6 +483,44 @@ def feed(plan: Plan, seed: int) -> None:
     say("   (feed: read the changes, apply them, advance to the new instant; both refreshes")
     say("   evaluate every goal in full; watched: tickets with an event after the instant,")
     say("   kept in memory; equal: the measurements and every report)")
+def custom_kpis(plan: Plan, seed: int) -> None:
+    """Section 10 (bench.kpis): ratios to pandas; a cell that differs fails the run."""
+    say()
+    say(
+        f"10. Custom KPIs: a p90 first-response goal and a share-within-2-hours goal over "
+        f"{plan.kpi_size:,} tickets, {plan.contributors} users x 12 months each, against pandas "
+        f"(best of {plan.repeat}; a fresh process)"
+    )
+    got = _child(
+        "kpis", size=plan.kpi_size, contributors=plan.contributors, seed=seed, repeat=plan.repeat
+    )
+    if got["differences"]:
+        lines = "\n".join(f"    {d}" for d in got["differences"])
+        raise Failed(f"custom KPIs: cells differ from pandas, for example\n{lines}")
+    table(
+        ("goal (pandas's method)", "ours s", "of it evaluate s", "pandas s", "ours/pandas"),
+        [
+            (
+                f"{name} ({how})",
+                _s(got[f"{key}_s"]),
+                _s(got[f"{key}_evaluate_s"]),
+                _s(got[f"{key}_pandas_s"]),
+                f"{got[f'{key}_s'] / got[f'{key}_pandas_s']:.2f}",
+            )
+            for name, key, how in (
+                ("p90 response time", "percentile", "sort + cumcount, nearest rank"),
+                ("% answered within 2 h", "share", "groupby sum / count"),
+            )
+        ],
+    )
+    say(
+        f"   {got['cells']:,} cells, count and exact value equal: yes; the p90 cells keep "
+        f"{got['tickets_kept']:,} response times"
+    )
+    say(
+        f"   (pandas groupby quantile(interpolation='lower'), {_s(got['lower_s'])} s, is not the "
+        f"nearest rank: it differs in {got['lower_differ']:,} cells)"
+    )
 
 
 def checks(
@@ -584,6 +628,7 @@ def main(argv: list[str] | None = None) -> int:
         refreshed = incremental(plan, seed)
         timed = clock_policy(plan, seed)
         feed(plan, seed)
+        custom_kpis(plan, seed)
     except Failed as failure:
         say()
         say(f"EQUALITY CHECK FAILED: {failure}")

@@ -37,6 +37,7 @@ def test_quick_run_prints_every_section_and_target() -> None:
     assert re.search(r"^\s+10,000\s.*\syes$", out, re.MULTILINE)
     assert "7. Incremental refresh" in out
     assert "8. Clock policy" in out
+    assert "10. Custom KPIs" in out
     assert len(re.findall(r"^  (PASS|MISS)  ", out, re.MULTILINE)) == 8
 
 

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from servicegoals import (
     CLOSED_TICKETS,
+    RESPONDED_WITHIN_TARGET,
     AccountSettings,
     Cadence,
     Contributor,
@@ -34,6 +35,8 @@ from servicegoals import (
     dump_goals,
     evaluate,
     load_goals,
+    schedule_from_data,
+    schedule_to_data,
 )
 from servicegoals._convert import (
     format_duration,
@@ -575,3 +578,142 @@ def test_explicit_milestones_cannot_exceed_the_span_limit(folder: Path) -> None:
     path.write_text(json.dumps(custom(20)), "utf-8")
     (goal,) = load_goals(path)
     assert goal.span.end == datetime(2020, 1, 1, tzinfo=UTC)
+
+
+# -- custom KPIs: bad input is refused in one located line -----------------------------
+
+#: A custom SHARE KPI stored by value: urgent tickets answered within two hours.
+URGENT_WITHIN = attrs.evolve(
+    RESPONDED_WITHIN_TARGET,
+    key="urgent_within",
+    label="Urgent tickets answered within 2 h (%)",
+    where={"priority": "urgent"},
+)
+OSLO = AccountSettings(timezone="Europe/Oslo")
+URGENT_GOAL = Goal.create(
+    id="urgent",
+    name="Urgent answers",
+    kpi=URGENT_WITHIN,
+    cadence=Cadence.MONTHLY,
+    span=date_range(date(2026, 4, 1), date(2026, 6, 30), OSLO),
+    settings=OSLO,
+    contributors=[User("ada", "Ada")],
+    targets={"ada": 90},
+)
+
+
+def _custom_document(kpi: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    goal = goal_to_dict(URGENT_GOAL)
+    return {"goals": [{**goal, "kpi": {**goal["kpi"], **kpi}, **changes}]}
+
+
+# changes to the KPI table, to the goal, the field named and the bad value
+CUSTOM_BAD: list[tuple[str, dict[str, Any], dict[str, Any], str, Any]] = [
+    ("percent target above 100", {}, {"targets": {"ada": 150}}, "targets.ada[0].amount", 150),
+    (
+        "one of several",
+        {},
+        {"targets": {"ada": [90, 101, 90]}},
+        "targets.ada[1].amount",
+        101,
+    ),
+    ("percent target as text", {}, {"targets": {"ada": "90"}}, "targets.ada", "90"),
+    ("unknown field", {"colour": "red"}, {}, "kpi.colour", "colour"),
+    ("unknown event", {"event": "solved_at"}, {}, "kpi.event", "solved_at"),
+    (
+        "percentile above 100",
+        {"unit": "duration", "aggregation": "percentile", "percentile": 150},
+        {},
+        "kpi.percentile",
+        150,
+    ),
+    (
+        "percentile 0",
+        {"unit": "duration", "aggregation": "percentile", "percentile": 0},
+        {},
+        "kpi.percentile",
+        0,
+    ),
+    (
+        "threshold on a count",
+        {"unit": "count", "contribution": "one", "aggregation": "count"},
+        {},
+        "kpi.threshold",
+        timedelta(hours=2),
+    ),
+    ("negative threshold", {"threshold": "-PT1H"}, {}, "kpi.threshold", -timedelta(hours=1)),
+]
+
+
+@pytest.mark.parametrize("suffix", [".toml", ".json"])
+@pytest.mark.parametrize(
+    ("kpi", "changes", "field", "value"),
+    [c[1:] for c in CUSTOM_BAD],
+    ids=[c[0] for c in CUSTOM_BAD],
+)
+def test_bad_custom_kpis_and_targets_name_file_path_and_value(
+    folder: Path, suffix: str, kpi: dict[str, Any], changes: dict[str, Any], field: str, value: Any
+) -> None:
+    data = _custom_document(kpi, **changes)
+    path = folder / f"custom{suffix}"
+    path.write_text(_to_toml(data) if suffix == ".toml" else json.dumps(data), "utf-8")
+    with raises(GoalFileError, f"goals[0].{field}", value) as caught:
+        load_goals(path)
+    assert str(path) in str(caught.error)
+
+
+def test_a_full_percent_target_loads(folder: Path) -> None:
+    path = folder / "full.toml"
+    dump_goals([URGENT_GOAL.with_targets("ada", 100)], path)
+    assert load_goals(path) == (URGENT_GOAL.with_targets("ada", 100),)
+
+
+TICKETS_CSV = ROOT / "docs" / "examples" / "tickets.csv"
+
+
+def _cli_error(capsys: pytest.CaptureFixture[str], path: Path) -> str:
+    code = main(["evaluate", "--goals", str(path), "--tickets", str(TICKETS_CSV)])
+    out, err = capsys.readouterr()
+    assert (code, out, err.count("\n")) == (2, "", 1), err
+    return err
+
+
+def test_the_cli_refuses_a_percent_target_above_100_in_one_line(
+    folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = folder / "over.toml"
+    path.write_text(_to_toml(_custom_document({}, targets={"ada": 150})), "utf-8")
+    err = _cli_error(capsys, path)
+    assert "goals[0].targets.ada[0].amount: a percent target is at most 100 (got 150)" in err
+
+
+def test_the_cli_names_a_ticket_without_the_filtered_property_in_one_line(
+    folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The example tickets have no priority column: the filter cannot be decided.
+    path = folder / "urgent.toml"
+    dump_goals([URGENT_GOAL], path)
+    err = _cli_error(capsys, path)
+    assert "ticket 't1'.properties: KPI 'urgent_within' filters on this property" in err
+    assert "(got 'priority')" in err
+
+
+def test_schedules_as_plain_data_the_form_of_a_goal_files_schedules_table(
+    folder: Path,
+) -> None:
+    data = {
+        "timezone": "America/New_York",
+        "week": {"mon_fri": [["09:00", "17:00"]]},
+        "holidays": {"dates": ["2026-12-24"]},
+    }
+    schedule = schedule_from_data(data)
+    assert schedule_from_data(schedule_to_data(schedule)) == schedule
+    path = folder / "office.json"
+    path.write_text(
+        json.dumps({"schedules": {"office": data}, **_document(clock={"schedule": "office"})})
+    )
+    (goal,) = load_goals(path)
+    assert goal.clock_policy.clock == schedule
+    bad = {"timezone": "UTC", "week": {"tue": [["09:00", "25:00"]]}}
+    with raises(InvalidInput, "schedules.office.week.tue[0].end", "25:00"):
+        schedule_from_data(bad, where="schedules.office")

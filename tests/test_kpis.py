@@ -17,16 +17,25 @@ from servicegoals import (
     AVG_RESOLUTION_TIME,
     AVG_RESPONSE_TIME,
     CLOSED_TICKETS,
+    MEDIAN_RESPONSE_TIME,
+    RESPONDED_WITHIN_TARGET,
     SERVICE_TEMPLATES,
     AccountSettings,
+    Aggregation,
+    Cadence,
+    Contribution,
     Direction,
+    Goal,
     InvalidInput,
     Kpi,
     Measurement,
     Ticket,
     TicketEvent,
     Unit,
+    User,
+    date_range,
     kpi_by_key,
+    measure,
 )
 from servicegoals.testing import raises, tickets
 
@@ -97,6 +106,119 @@ def test_unknown_template_keys_are_refused(key: object) -> None:
 def test_kpi_validation(changes: dict[str, Any], field: str, value: object) -> None:
     with raises(InvalidInput, field, value):
         attrs.evolve(CLOSED_TICKETS, **changes)
+
+
+#: A SHARE of property values: "% of refunds up to 500 cents".
+SMALL_REFUNDS = Kpi(
+    "small_refunds",
+    "Refunds up to 5.00 (%)",
+    Unit.PERCENT,
+    Direction.HIGHER_IS_BETTER,
+    TicketEvent.CREATED,
+    Contribution.PROPERTY,
+    Aggregation.SHARE,
+    threshold=500,
+    value_property="refund",
+)
+
+
+@pytest.mark.parametrize(
+    ("kpi", "changes", "field", "value"),
+    [
+        (MEDIAN_RESPONSE_TIME, {"percentile": -1}, "kpi.percentile", -1),
+        (
+            MEDIAN_RESPONSE_TIME,
+            {"percentile": Fraction(201, 2)},
+            "kpi.percentile",
+            Fraction(201, 2),
+        ),
+        (MEDIAN_RESPONSE_TIME, {"percentile": True}, "kpi.percentile", True),
+        (
+            MEDIAN_RESPONSE_TIME,
+            {"threshold": timedelta(hours=1)},
+            "kpi.threshold",
+            timedelta(hours=1),
+        ),
+        (CLOSED_TICKETS, {"threshold": 5}, "kpi.threshold", 5),
+        (
+            RESPONDED_WITHIN_TARGET,
+            {"threshold": -timedelta(seconds=1)},
+            "kpi.threshold",
+            -timedelta(seconds=1),
+        ),
+        (RESPONDED_WITHIN_TARGET, {"threshold": 7200}, "kpi.threshold", 7200),
+        (SMALL_REFUNDS, {"threshold": -1}, "kpi.threshold", -1),
+        (SMALL_REFUNDS, {"value_property": ""}, "kpi.value_property", ""),
+        (SMALL_REFUNDS, {"where": {"channel": set()}}, "kpi.where['channel']", frozenset()),
+        (SMALL_REFUNDS, {"where": {"channel": [1.5]}}, "kpi.where['channel']", 1.5),
+        (SMALL_REFUNDS, {"where": "channel"}, "kpi.where", "channel"),
+    ],
+)
+def test_custom_kpi_bad_input_names_the_field(
+    kpi: Kpi, changes: dict[str, Any], field: str, value: object
+) -> None:
+    with raises(InvalidInput, field, value):
+        attrs.evolve(kpi, **changes)
+
+
+@pytest.mark.parametrize(
+    ("properties", "field", "value"),
+    [
+        ({"refund": "12"}, "ticket 't'.properties['refund']", "12"),
+        ({"refund": -5}, "ticket 't'.properties['refund']", -5),
+        ({"refund": CREATED}, "ticket 't'.properties['refund']", CREATED),
+        ({}, "ticket 't'.properties['refund']", None),
+    ],
+)
+def test_a_numeric_property_that_is_not_an_int_names_the_ticket(
+    properties: dict[str, Any], field: str, value: object
+) -> None:
+    account = AccountSettings()
+    goal = Goal.create(
+        id="refunds",
+        name="Refunds",
+        kpi=SMALL_REFUNDS,
+        cadence=Cadence.CUSTOM,
+        span=date_range(CREATED.date(), CREATED.date(), account),
+        settings=account,
+        contributors=[User("u1", "Ada")],
+        targets={"u1": 90},
+    )
+    ticket = Ticket("t", CREATED, "p", owner_id="u1", properties=properties)
+    with raises(InvalidInput, field, value) as caught:
+        measure([goal], [ticket])
+    assert "\n" not in str(caught.error)
+
+
+def test_zero_thresholds_are_allowed() -> None:
+    assert attrs.evolve(SMALL_REFUNDS, threshold=0).threshold == 0
+    assert attrs.evolve(RESPONDED_WITHIN_TARGET, threshold=timedelta(0)).threshold == timedelta(0)
+
+
+@pytest.mark.parametrize("kpi", [RESPONDED_WITHIN_TARGET, SMALL_REFUNDS])
+def test_percent_targets_are_at_most_100(kpi: Kpi) -> None:
+    account = AccountSettings()
+
+    def goal(target: Any) -> Goal:
+        return Goal.create(
+            id="share",
+            name="Share",
+            kpi=kpi,
+            cadence=Cadence.MONTHLY,
+            span=date_range(datetime(2026, 1, 1).date(), datetime(2026, 2, 28).date(), account),
+            settings=account,
+            contributors=[User("u1", "Ada")],
+            targets={"u1": target},
+        )
+
+    full = goal(100)
+    assert full.target("u1", 0) is not None
+    with raises(InvalidInput, "targets.u1[0].amount", 101):
+        goal(101)
+    with raises(InvalidInput, "targets.u1[1].amount", 250):
+        goal([90, 250])
+    with raises(InvalidInput, "targets.u1[1].amount", 101):
+        full.with_target("u1", 1, 101)
 
 
 def test_a_custom_kpi() -> None:

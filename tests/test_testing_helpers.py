@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from fractions import Fraction
 from typing import Any
 
 import pytest
@@ -12,23 +13,35 @@ from hypothesis import strategies as st
 from servicegoals import (
     AVG_RESPONSE_TIME,
     AccountSettings,
+    Aggregation,
     Cadence,
+    Contribution,
     ContributorKind,
     Directory,
     Goal,
     ImmutableField,
     InvalidInput,
+    Kpi,
     Period,
     Ticket,
+    TicketEvent,
     User,
 )
 from servicegoals.testing import (
+    AMOUNT,
+    CHANNELS,
+    DUE,
     PIPELINES,
+    TIERS,
     goals,
+    kpis,
     periods,
     raises,
     tickets,
 )
+
+#: The events a duration may start at.
+STARTS = ("CREATED", "FIRST_RESPONSE", "CLOSED", "FIRST_CLOSE")
 
 # -- raises ---------------------------------------------------------------------------------
 
@@ -144,3 +157,58 @@ def test_goals_need_people_in_the_directory() -> None:
         find(goals(directory=empty), lambda goal: True)
     only_u = find(goals(directory=Directory([User("u", "U")])), lambda goal: True)
     assert only_u.contributor_ids == ("u",)
+
+
+# -- custom KPIs ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "wanted",
+    [
+        *(lambda k, a=a: k.aggregation is a for a in Aggregation),
+        *(lambda k, c=c: k.contribution is c for c in Contribution),
+        *(lambda k, e=e: k.event is e for e in TicketEvent),
+        *(lambda k, e=e: k.start is e for e in TicketEvent if e.name in STARTS),
+        lambda k: len(k.where) == 2,
+        lambda k: isinstance(k.percentile, Fraction) and k.percentile.denominator > 1,
+        lambda k: k.threshold == 0,
+    ],
+)
+def test_kpis_reach_every_shape(wanted: Any) -> None:
+    assert wanted(find(kpis(), wanted))
+
+
+@given(kpi=kpis(aggregations=[Aggregation.SHARE, Aggregation.PERCENTILE]))
+def test_kpis_keep_to_the_chosen_aggregations(kpi: Kpi) -> None:
+    assert kpi.aggregation in (Aggregation.SHARE, Aggregation.PERCENTILE)
+    assert (kpi.threshold is None) == (kpi.aggregation is Aggregation.PERCENTILE)
+    assert all(set(allowed) <= {*CHANNELS, *TIERS} for _, allowed in kpi.where)
+
+
+@pytest.mark.parametrize("aggregations", [[], ["share"]])
+def test_kpis_refuse_bad_aggregations(aggregations: list[Any]) -> None:
+    with raises(InvalidInput, "aggregations", aggregations):
+        kpis(aggregations=aggregations)
+
+
+@given(data=st.data(), goal=goals(kpis=kpis(), max_days=60))
+def test_tickets_carry_the_properties_that_custom_kpis_read(
+    data: st.DataObject, goal: Goal
+) -> None:
+    assert goal.kpi.key.startswith("custom-")
+    ticket = data.draw(tickets(goal, properties=True, reopens=True))
+    props = ticket.properties
+    assert props["channel"] in CHANNELS
+    assert props["tier"] in TIERS
+    assert props[AMOUNT] in range(0, 1001, 50)
+    assert DUE not in props or props[DUE] >= ticket.created_at  # type: ignore[operator]
+    for reopen in ticket.reopens:
+        assert ticket.created_at <= reopen.closed_at <= reopen.reopened_at
+        assert ticket.closed_at is not None
+        assert reopen.reopened_at <= ticket.closed_at
+
+
+def test_plain_tickets_have_no_properties_or_reopens() -> None:
+    plain = find(tickets(), lambda t: True)
+    assert (dict(plain.properties), plain.reopens) == ({}, ())
+    assert find(tickets(reopens=True), lambda t: bool(t.reopens)).reopens

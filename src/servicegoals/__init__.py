@@ -43,7 +43,14 @@ from .forecast import (
     forecast_text,
     pace_text,
 )
-from .goalfiles import GoalFile, dump_goals, load_goal_file, load_goals
+from .goalfiles import (
+    GoalFile,
+    dump_goals,
+    load_goal_file,
+    load_goals,
+    schedule_from_data,
+    schedule_to_data,
+)
 from .goals import (
     Contributor,
     ContributorKind,
@@ -288,6 +295,8 @@ __all__ = [
     "rename_goal",
     "report_data",
     "report_records",
+    "schedule_from_data",
+    "schedule_to_data",
     "score",
     "select_goals",
     "ticket_times",

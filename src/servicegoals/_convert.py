@@ -484,6 +484,10 @@ def _target_amount(value: Any, unit: Unit) -> int | timedelta:
         if isinstance(value, str):
             raise _Bad(value, "a count goal's target is a whole number of tickets")
         return _int(value)
+    if unit is Unit.PERCENT:
+        if isinstance(value, str):
+            raise _Bad(value, "a percent goal's target is a whole percent")
+        return _int(value)
     if whole(value):
         raise _Bad(value, "a duration goal's target is an ISO-8601 duration such as 'PT4H'")
     return _duration(value)

@@ -36,7 +36,18 @@ from .goals import (
     Team,
     User,
 )
-from .kpis import SERVICE_TEMPLATES, Kpi, Ticket, Unit
+from .kpis import (
+    SERVICE_TEMPLATES,
+    Aggregation,
+    Contribution,
+    Direction,
+    Kpi,
+    PropertyValue,
+    Reopen,
+    Ticket,
+    TicketEvent,
+    Unit,
+)
 from .worktime import Holidays, Schedule, Slot
 
 _DAY = timedelta(days=1)
@@ -242,6 +253,8 @@ def directories(*, max_users: int = 6, max_teams: int = 4) -> st.SearchStrategy[
 
 # == Hypothesis strategies: goals =============================================
 
+_TEMPLATES = tuple(SERVICE_TEMPLATES.values())
+
 #: The pipeline names the strategies draw from.
 PIPELINES: tuple[str, ...] = ("support", "billing", "onboarding", "escalations")
 
@@ -270,7 +283,7 @@ def _percents(*, min_value: Fraction, max_value: Fraction) -> st.SearchStrategy[
 def _amounts(kpi: Kpi) -> st.SearchStrategy[int | timedelta]:
     if kpi.unit is Unit.DURATION:
         return st.timedeltas(timedelta(microseconds=1), timedelta(days=30))
-    return st.integers(1, 500)
+    return st.integers(1, 100 if kpi.unit is Unit.PERCENT else 500)
 
 
 def _contributors(
@@ -296,7 +309,7 @@ def _goal(
     draw: st.DrawFn,
     settings: AccountSettings | None,
     directory: Directory | None,
-    kpis: Sequence[Kpi],
+    kpis: st.SearchStrategy[Kpi],
     cadences: Sequence[Cadence],
     span: Period | None,
     max_days: int,
@@ -304,7 +317,7 @@ def _goal(
     pipelines: Sequence[str],
 ) -> Goal:
     account = draw(account_settings()) if settings is None else settings
-    kpi = draw(st.sampled_from(kpis))
+    kpi = draw(kpis)
     cadence = draw(st.sampled_from(cadences))
     aligned = cadence is not Cadence.CUSTOM and draw(st.booleans())
     if span is None:
@@ -345,7 +358,7 @@ def goals(
     settings: AccountSettings | None = None,
     *,
     directory: Directory | None = None,
-    kpis: Sequence[Kpi] = tuple(SERVICE_TEMPLATES.values()),
+    kpis: Sequence[Kpi] | st.SearchStrategy[Kpi] = _TEMPLATES,
     cadences: Sequence[Cadence] = tuple(Cadence),
     span: Period | None = None,
     max_days: int = 731,
@@ -353,6 +366,9 @@ def goals(
     pipelines: Sequence[str] = PIPELINES,
 ) -> st.SearchStrategy[Goal]:
     """Valid goals of any KPI and cadence, with user and team contributors.
+
+    The KPI is one of ``kpis`` (the service templates by default), or drawn from
+    ``kpis`` when it is a strategy, such as `kpis()` for custom KPIs.
 
     Contributors come from ``directory`` when given (else ids ``u0..u5`` and
     ``t0..t3``, as `directories` names them).  The goal may have pipelines
@@ -365,13 +381,28 @@ def goals(
     return _goal(
         settings,
         directory,
-        tuple(kpis),
+        kpis if isinstance(kpis, st.SearchStrategy) else st.sampled_from(tuple(kpis)),
         tuple(cadences),
         span,
         max_days,
         max_contributors,
         tuple(pipelines),
     )
+
+
+# == Hypothesis strategies: ticket properties ================================
+
+#: The ticket properties that `kpis` filter on, sum and place tickets by, and that
+#: ``tickets(properties=True)`` gives every ticket (``due`` to some).
+CHANNELS: tuple[str, ...] = ("email", "chat", "phone")
+TIERS: tuple[int, ...] = (1, 2, 3)
+#: An int >= 0 that PROPERTY contributions read (cents, say).
+AMOUNT = "amount"
+#: An aware datetime that the PROPERTY event places tickets by.
+DUE = "due"
+#: Amounts in steps of 50 (and thresholds often among them), so that a value on a
+#: SHARE threshold, the edge case, is drawn often.
+_AMOUNTS = st.integers(0, 20).map(lambda n: n * 50)
 
 
 # == Hypothesis strategies: tickets ===========================================
@@ -394,6 +425,8 @@ def _ticket(
     team_ids: Sequence[str],
     pipelines: Sequence[str],
     max_delay: timedelta,
+    properties: bool,
+    reopens: bool,
 ) -> Ticket:
     delay = max_delay // timedelta(microseconds=1)
     created = draw(st.integers(window.start_us - delay, window.end_us - 1))
@@ -401,22 +434,48 @@ def _ticket(
     def instant(us: int) -> datetime:
         return from_us(us).astimezone(draw(st.sampled_from(_TICKET_ZONES)))
 
-    def later() -> datetime | None:
+    def later() -> int | None:
         if draw(st.booleans()):
             return None
-        return instant(created + draw(st.integers(0, delay)))
+        return created + draw(st.integers(0, delay))
+
+    def shown(us: int | None) -> datetime | None:
+        return None if us is None else instant(us)
 
     def maybe(ids: Sequence[str]) -> str | None:
         return draw(st.none() | st.sampled_from(ids))
 
+    ticket_id = draw(st.integers(0, 10**9).map("ticket-{}".format))
+    created_at = instant(created)
+    pipeline = draw(st.sampled_from(pipelines))
+    owner, team = maybe(owner_ids), maybe(team_ids)
+    first = later()
+    first_at = shown(first)
+    closed = later()
+    closed_at = shown(closed)
+    # Only drawn when asked for, so that the other tickets' examples stay as they were.
+    history: list[Reopen] = []
+    if reopens and closed is not None and draw(st.booleans()):
+        close = draw(st.integers(created, closed))
+        history.append(Reopen(from_us(close), from_us(draw(st.integers(close, closed)))))
+    extra: dict[str, PropertyValue] = {}
+    if properties:
+        extra["channel"] = draw(st.sampled_from(CHANNELS))
+        extra["tier"] = draw(st.sampled_from(TIERS))
+        extra[AMOUNT] = draw(_AMOUNTS)
+        due = later()
+        if due is not None:
+            extra[DUE] = from_us(due)
     return Ticket(
-        id=draw(st.integers(0, 10**9).map("ticket-{}".format)),
-        created_at=instant(created),
-        pipeline=draw(st.sampled_from(pipelines)),
-        owner_id=maybe(owner_ids),
-        team_id=maybe(team_ids),
-        first_response_at=later(),
-        closed_at=later(),
+        id=ticket_id,
+        created_at=created_at,
+        pipeline=pipeline,
+        owner_id=owner,
+        team_id=team,
+        first_response_at=first_at,
+        closed_at=closed_at,
+        reopens=history,
+        properties=extra,
     )
 
 
@@ -427,8 +486,15 @@ def tickets(
     window: Period | None = None,
     pipelines: Sequence[str] | None = None,
     max_delay: timedelta = timedelta(days=45),
+    properties: bool = False,
+    reopens: bool = False,
 ) -> st.SearchStrategy[Ticket]:
     """Valid tickets, optionally aimed at a goal.
+
+    With ``properties``, every ticket has the properties that `kpis` read: a
+    ``channel`` of `CHANNELS`, a ``tier`` of `TIERS`, an `AMOUNT` of 0 to 1,000 in steps of 50
+    and, for some, a `DUE` datetime up to ``max_delay`` after creation.  With
+    ``reopens``, some closed tickets were closed and reopened once before.
 
     Tickets are created in ``window`` (default: the goal's span, else 2026 in
     UTC) or up to ``max_delay`` before it; a first response and a close each
@@ -464,4 +530,89 @@ def tickets(
         sorted(teams | {"outsider-team"}),
         sorted(names),
         max_delay,
+        properties,
+        reopens,
     )
+
+
+# == Hypothesis strategies: custom KPIs =======================================
+
+_STARTS = (
+    TicketEvent.CREATED,
+    TicketEvent.FIRST_RESPONSE,
+    TicketEvent.CLOSED,
+    TicketEvent.FIRST_CLOSE,
+)
+
+
+@st.composite
+def _kpi(draw: st.DrawFn, aggregations: tuple[Aggregation, ...]) -> Kpi:
+    aggregation = draw(st.sampled_from(aggregations))
+    if aggregation is Aggregation.COUNT:
+        contribution = Contribution.ONE
+        event = draw(st.sampled_from(TicketEvent))
+    else:
+        contribution = draw(st.sampled_from((Contribution.DURATION, Contribution.PROPERTY)))
+        event = draw(st.sampled_from([e for e in TicketEvent if e is not TicketEvent.REOPENED]))
+    threshold: int | timedelta | None = None
+    if aggregation is Aggregation.SHARE:
+        unit = Unit.PERCENT
+        if contribution is Contribution.DURATION:
+            threshold = draw(st.timedeltas(timedelta(0), timedelta(days=3)))
+        else:
+            threshold = draw(_AMOUNTS | st.integers(0, 1_000))
+    else:
+        unit = {
+            Contribution.ONE: Unit.COUNT,
+            Contribution.DURATION: Unit.DURATION,
+            Contribution.PROPERTY: Unit.COUNT,
+        }[contribution]
+    percentile = None
+    if aggregation is Aggregation.PERCENTILE:
+        whole = st.integers(1, 100)
+        percentile = draw(whole | st.fractions(0, 100, max_denominator=1000).filter(bool))
+    # Filters on one property, both or neither; half of them allow two values or
+    # more, so that filtered goals still count tickets.
+    where: dict[str, frozenset[str | int]] = {}
+    choices: tuple[tuple[str, tuple[str | int, ...]], ...] = (
+        ("channel", CHANNELS),
+        ("tier", TIERS),
+    )
+    for name, values in choices:
+        if draw(st.booleans()):
+            several = st.frozensets(st.sampled_from(values), min_size=2)
+            where[name] = draw(several | st.just(frozenset(values[:1])))
+    return Kpi(
+        key=draw(st.integers(0, 10**6).map("custom-{}".format)),
+        label=draw(st.text(min_size=1, max_size=60).filter(str.strip)),
+        unit=unit,
+        direction=draw(st.sampled_from(Direction)),
+        event=event,
+        contribution=contribution,
+        aggregation=aggregation,
+        # Mostly from creation: a later start often comes after the event, and counts nothing.
+        start=draw(st.just(TicketEvent.CREATED) | st.sampled_from(_STARTS)),
+        threshold=threshold,
+        percentile=percentile,
+        value_property=AMOUNT if contribution is Contribution.PROPERTY else None,
+        event_property=DUE if event is TicketEvent.PROPERTY else None,
+        where=where,
+    )
+
+
+def kpis(*, aggregations: Sequence[Aggregation] = tuple(Aggregation)) -> st.SearchStrategy[Kpi]:
+    """Valid custom KPIs of the ``aggregations``, over every event and contribution.
+
+    A count counts tickets by any event (reopens included); the other aggregations
+    take a duration from any single event (under the goal's clock policy) or the int
+    property `AMOUNT`, by any event but reopens; `TicketEvent.PROPERTY` places
+    tickets by the datetime property `DUE`.  Shares get a threshold of 0 to 3 days
+    (or 0 to 1,000), percentiles any p in (0, 100]; half filter on ``channel``
+    (`CHANNELS`) and half on ``tier`` (`TIERS`).  ``tickets(properties=True)``
+    draws tickets that have these properties.  Use them in goals with
+    ``goals(kpis=kpis())``.
+    """
+    found = tuple(aggregations)
+    if not found or not all(isinstance(a, Aggregation) for a in found):
+        raise InvalidInput("aggregations", aggregations, "expected one Aggregation or more")
+    return _kpi(found)

@@ -32,6 +32,7 @@ from ._convert import (
     goal_from_dict,
     goal_to_dict,
     schedule_from_dict,
+    schedule_to_dict,
     settings_from_dict,
 )
 from .calendar import AccountSettings
@@ -46,6 +47,8 @@ __all__ = [
     "dump_goals",
     "load_goal_file",
     "load_goals",
+    "schedule_from_data",
+    "schedule_to_data",
 ]
 
 #: The largest goal file read, in bytes; a bigger one is refused before parsing.
@@ -211,8 +214,26 @@ def _schedules(data: Any) -> dict[str, Schedule]:
     if not isinstance(data, Mapping):
         raise InvalidInput("schedules", data, "expected a table of named schedules")
     return {
-        name: schedule_from_dict(value, where=f"schedules.{name}") for name, value in data.items()
+        name: schedule_from_data(value, where=f"schedules.{name}") for name, value in data.items()
     }
+
+
+def schedule_from_data(data: Any, *, where: str = "schedule") -> Schedule:
+    """The working-time schedule that plain ``data`` (JSON, TOML) describes.
+
+    The form of a goal file's ``[schedules]`` tables: ``{"timezone":
+    "America/New_York", "week": {"mon_fri": [["09:00", "17:00"]]}, "holidays":
+    {"dates": ["2026-12-24"], "country": "US", "subdivision": "NY"}}``.  Days
+    ``mon`` .. ``sun`` (or ``mon_fri``, ``sat_sun``, ``every_day``) list
+    ``[start, end]`` local times; a day left out is closed.  An error names its
+    path from ``where``, such as ``schedule.week.tue[0].end``.
+    """
+    return schedule_from_dict(data, where=where)
+
+
+def schedule_to_data(schedule: Schedule) -> dict[str, Any]:
+    """``schedule`` as plain data; `schedule_from_data` reads it back exactly."""
+    return schedule_to_dict(schedule)
 
 
 def _check_people(goals: Iterable[Goal], directory: Directory) -> None:

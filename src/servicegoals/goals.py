@@ -418,6 +418,10 @@ class Goal:
                         t.amount,
                         f"a {self.kpi.unit.value} goal needs a {want.__name__} target",
                     )
+                if self.kpi.unit is Unit.PERCENT and t.value > 100:
+                    raise InvalidInput(
+                        f"{where}.amount", t.amount, "a percent target is at most 100"
+                    )
                 if t.pipeline is not None and self.pipelines and t.pipeline not in self.pipelines:
                     raise InvalidInput(
                         f"{where}.pipeline",

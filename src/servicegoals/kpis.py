@@ -14,7 +14,17 @@ from typing import Any
 
 from attrs import Factory, field, frozen
 
-from ._validate import Validator, checked, identifier, instance_of, instant, integer, text, to_us
+from ._validate import (
+    Validator,
+    checked,
+    duration_us,
+    identifier,
+    instance_of,
+    instant,
+    integer,
+    text,
+    to_us,
+)
 from ._validate import optional as vopt
 from .errors import InvalidInput
 
@@ -134,6 +144,8 @@ def _where(value: Any) -> tuple[tuple[str, frozenset[str | int]], ...]:
         if not isinstance(allowed, Iterable):
             raise InvalidInput(f"kpi.where[{name!r}]", allowed, "expected a value or a set")
         allowed = frozenset(allowed)
+        if not allowed:
+            raise InvalidInput(f"kpi.where[{name!r}]", allowed, "an empty set lets no ticket in")
         for v in allowed:
             if isinstance(v, bool) or not isinstance(v, (str, int)):
                 raise InvalidInput(f"kpi.where[{name!r}]", v, "expected a str or an int")
@@ -251,6 +263,11 @@ def _check_kpi(kpi: Kpi) -> None:
     want = timedelta if contribution is Contribution.DURATION else int
     if type(kpi.threshold) is not want:
         raise InvalidInput("kpi.threshold", kpi.threshold, f"a SHARE KPI needs a {want.__name__}")
+    threshold = kpi.threshold
+    if isinstance(threshold, timedelta):
+        threshold = duration_us(threshold)
+    if threshold is None or threshold < 0:  # contributions never are: none would be within
+        raise InvalidInput("kpi.threshold", kpi.threshold, "must not be negative")
 
 
 CLOSED_TICKETS = Kpi(
@@ -392,7 +409,7 @@ _NO_PROPERTIES: Mapping[str, PropertyValue] = MappingProxyType({})
 
 
 def _properties(value: Any) -> Mapping[str, PropertyValue]:
-    if type(value) is dict and not value:
+    if not value and type(value) is dict:
         return _NO_PROPERTIES  # the usual ticket: one shared empty mapping
     if not isinstance(value, Mapping):
         raise InvalidInput("properties", value, "expected a mapping of property name to value")
@@ -442,8 +459,10 @@ class Ticket:
     statuses: tuple[StatusInterval, ...] = field(default=(), converter=_statuses)
     reopens: tuple[Reopen, ...] = field(default=(), converter=_reopens)
     #: Extra properties (priority, channel, amounts, dates) that custom KPIs read.
+    #: Checked and frozen in ``__attrs_post_init__``, where the usual ticket without
+    #: properties costs one identity test (a converter would cost a call).
     properties: Mapping[str, PropertyValue] = field(
-        factory=dict, converter=_properties, hash=False, repr=_properties_repr
+        default=_NO_PROPERTIES, hash=False, repr=_properties_repr
     )
     created_us: int = field(init=False, eq=False, repr=False)
     first_response_us: int | None = field(init=False, eq=False, repr=False)
@@ -457,6 +476,8 @@ class Ticket:
     statuses_us: tuple[StatusSpan, ...] = field(init=False, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
+        if self.properties is not _NO_PROPERTIES:
+            object.__setattr__(self, "properties", _properties(self.properties))
         created = to_us(self.created_at)
         first = None if self.first_response_at is None else to_us(self.first_response_at)
         closed = None if self.closed_at is None else to_us(self.closed_at)

@@ -11,7 +11,7 @@ Import them in your own test suite::
         ...
 
 Sections: assertions about servicegoals errors (`raises`); hypothesis
-strategies for time zones and calendars, people, goals and tickets; test
+strategies for time zones and calendars, people, custom KPIs, goals and tickets; test
 doubles that stand in for plug-ins.
 
 The strategies need [hypothesis](https://hypothesis.readthedocs.io), which the
@@ -38,11 +38,16 @@ from .sources import InMemorySource
 
 if TYPE_CHECKING:  # loaded lazily at run time: see __getattr__ below
     from ._strategies import (
+        AMOUNT,
+        CHANNELS,
+        DUE,
         PIPELINES,
+        TIERS,
         TRICKY_TIMEZONES,
         account_settings,
         directories,
         goals,
+        kpis,
         notification_settings,
         periods,
         schedules,
@@ -51,7 +56,11 @@ if TYPE_CHECKING:  # loaded lazily at run time: see __getattr__ below
     )
 
 __all__ = [
+    "AMOUNT",
+    "CHANNELS",
+    "DUE",
     "PIPELINES",
+    "TIERS",
     "TRICKY_TIMEZONES",
     "CapturingNotifier",
     "InMemorySource",
@@ -60,6 +69,7 @@ __all__ = [
     "account_settings",
     "directories",
     "goals",
+    "kpis",
     "notification_settings",
     "periods",
     "raises",
@@ -167,11 +177,16 @@ class ManualClock:
 
 _STRATEGIES = frozenset(
     {
+        "AMOUNT",
+        "CHANNELS",
+        "DUE",
         "PIPELINES",
+        "TIERS",
         "TRICKY_TIMEZONES",
         "account_settings",
         "directories",
         "goals",
+        "kpis",
         "notification_settings",
         "periods",
         "schedules",
