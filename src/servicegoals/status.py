@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import enum
 import functools
+import heapq
 import itertools
 import math
 import operator
@@ -316,30 +317,57 @@ def _fraction(value: Exact | None) -> Fraction | None:
 
 
 class _Pool:
-    """Integer sums of pooled cells: how many, Σ target, Σ target·count, Σ count, Σ total."""
+    """Integer sums of pooled cells: how many, Σ target, Σ target·count, Σ count, Σ total.
 
-    __slots__ = ("allowed", "cells", "count", "custom", "target", "total")
+    Custom KPIs' cells also pool ``within``, the extremes and the sorted value
+    runs, merged once when the measurement is read (merging cell by cell would
+    copy the values gathered so far for every cell: quadratic in a roll-up).
+    """
+
+    __slots__ = (
+        "allowed",
+        "cells",
+        "count",
+        "custom",
+        "high",
+        "low",
+        "runs",
+        "target",
+        "total",
+        "within",
+    )
 
     def __init__(self) -> None:
         self.cells = self.target = self.allowed = self.count = self.total = 0
-        #: The pooled measurement of custom KPIs' cells (shares, extremes, values).
-        self.custom: Measurement | None = None
+        #: True once a cell with custom fields (shares, extremes, values) was added.
+        self.custom = False
+        self.within = 0
+        self.low: int | None = None
+        self.high: int | None = None
+        self.runs: list[tuple[int, ...]] = []
 
     def add(self, target: int, measured: Measurement) -> None:
         n = measured.count
         self.cells += 1
         self.target += target
         self.allowed += target * n
-        if self.custom is not None or not measured.plain:
-            # Earlier plain cells had nothing within, no extremes, no values.
-            base = Measurement(self.count, self.total) if self.custom is None else self.custom
-            self.custom = base + measured
         self.count += n
         self.total += measured.total
+        if not measured.plain:
+            self.custom = True
+            self.within += measured.within
+            low, high = measured.low, measured.high
+            if low is not None and (self.low is None or low < self.low):
+                self.low = low
+            if high is not None and (self.high is None or high > self.high):
+                self.high = high
+            if measured.values is not None:
+                self.runs.append(measured.values)
 
     def measurement(self) -> Measurement:
-        if self.custom is not None:
-            return self.custom
+        if self.custom:
+            values = tuple(heapq.merge(*self.runs)) if self.runs else None
+            return Measurement(self.count, self.total, self.within, self.low, self.high, values)
         # Sums of valid measurements are valid: no validators to run again.
         return trusted_measurement(self.count, self.total)
 
