@@ -3,8 +3,10 @@
 A source that aggregates where its data lives (SQLite, SQLAlchemy, DuckDB)
 turns the goals' cells into a `PushDownPlan`: a handful of `AggregateQuery`s it
 runs in its database, whose rows (`AggregateRow`) the plan turns back into the
-exact measurements `servicegoals.measure` would give.  Shared by every
-push-down source; pure (no I/O), so each adapter only writes its SQL.
+exact measurements `servicegoals.measure` would give; custom KPIs that SQL
+can express become `KpiQuery`s (and `WhereCheck`s for their filters), goal by
+goal, and the rest streams.  Shared by every push-down source; pure (no I/O),
+so each adapter only writes its SQL.
 """
 
 from __future__ import annotations
@@ -176,6 +178,12 @@ class PushDownPlan:
     groups by pipeline as well; [`collect`][] picks the allowed ones.  Run each
     query of `queries` in the database, hand its rows to [`collect`][],
     then take [`result`][].
+
+    With ``custom=True`` (the source stores ticket properties) the custom-KPI
+    goals SQL can express become `kpi_queries` (rows to `collect_kpi`) and
+    `checks` (rows to `check`); ``percentiles=True`` (a database that returns
+    sorted values) adds PERCENTILE ones.  The other goals are `streamed`: the
+    source measures them from its tickets and adds their cells.
     """
 
     def __init__(

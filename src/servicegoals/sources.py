@@ -1293,9 +1293,11 @@ def _store_side(
 class SqliteSource(PushDownSource):
     """Tickets in an SQLite file (stdlib ``sqlite3``), with aggregate push-down.
 
-    The ``tickets`` table stores instants as INTEGER epoch microseconds (UTC).
+    The ``tickets`` table stores instants as INTEGER epoch microseconds (UTC),
+    ``ticket_property`` the tickets' properties (one typed row each).
     [`measure`][] runs the GROUP BY in the database, one query per
-    [`AggregateQuery`][] of the [`PushDownPlan`][], with bound parameters only.
+    [`AggregateQuery`][] of the [`PushDownPlan`][] (and per custom-KPI query),
+    with bound parameters only.
     Each operation opens its own connection, so one source serves many threads.
 
     ``milestone_queries_up_to`` tunes the push-down: a query whose milestones
@@ -1425,7 +1427,8 @@ class SqliteSource(PushDownSource):
     def tickets(self, query: TicketQuery | None = None) -> Iterator[Ticket]:
         """Stream the stored tickets that match ``query`` (in no particular order).
 
-        Ticket histories are read whole first (they are usually few).
+        Ticket histories are read whole first (they are usually few); properties
+        are read for a thousand tickets at a time.
         """
         source = str(self.path)
         connection = self._connect()

@@ -162,7 +162,8 @@ class SqlAlchemySource(PushDownSource):
     ``engine_or_url`` is an `Engine` (yours to dispose) or a
     URL such as ``postgresql+psycopg://user@host/db`` (the source makes the
     engine and [`close`][] disposes it).  [`measure`][] runs one GROUP BY per
-    [`AggregateQuery`][servicegoals.sources.AggregateQuery] of the push-down plan.
+    [`AggregateQuery`][servicegoals.sources.AggregateQuery] of the push-down plan,
+    and per custom-KPI query; ticket properties live in ``<table>_property``.
     """
 
     def __init__(self, engine_or_url: Engine | str | URL, *, table: str = "tickets") -> None:
@@ -301,7 +302,8 @@ class SqlAlchemySource(PushDownSource):
     def tickets(self, query: TicketQuery | None = None) -> Iterator[Ticket]:
         """Stream the stored tickets that match ``query`` (in no particular order).
 
-        Ticket histories are read whole first (they are usually few).
+        Ticket histories are read whole first (they are usually few); properties
+        are read for a thousand tickets at a time.
         """
         t = self.table
         statement = select(*(t.c[name] for name in CSV_COLUMNS))
