@@ -26,6 +26,7 @@ from .sources import (
     select_sql,
     ticket_from_row,
     ticket_row,
+    unstored_properties,
 )
 
 __all__ = ["DuckDbSource"]
@@ -185,6 +186,8 @@ class DuckDbSource(PushDownSource):
                 raise InvalidInput(
                     f"tickets[{i}]", ticket.id, "has a history, which a DuckDB source cannot store"
                 )
+            if ticket.properties:  # no property table here: refuse rather than drop them
+                raise unstored_properties(ticket)
             rows.append(ticket_row(ticket))
         connection = self._connect(write=True)
         try:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import abc
 import csv
+import itertools
 import json
 import os
 import re
@@ -26,7 +27,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import ExitStack
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal, Protocol, TextIO, TypeAlias, runtime_checkable
+from typing import Any, Literal, Protocol, TextIO, TypeAlias, TypeVar, runtime_checkable
 
 import attrs
 from attrs import field, frozen
@@ -35,9 +36,18 @@ from ._validate import by_id, from_us, integer, text, to_us
 from .calendar import Period
 from .errors import SHOWN, BadRow, DataSourceError, InvalidInput
 from .goals import ContributorKind, Directory, Goal
-from .kpis import Measurement, Reopen, StatusInterval, Ticket, TicketEvent
+from .kpis import Measurement, PropertyValue, Reopen, StatusInterval, Ticket, TicketEvent
 from .measure import CellKey, measure, plan_cells
-from .pushdown import AggregateQuery, PushDownPlan
+from .pushdown import (
+    INT64_MAX,
+    INT64_MIN,
+    AggregateQuery,
+    KpiQuery,
+    PushDownPlan,
+    WhereCheck,
+    allowed_values,
+    unstorable,
+)
 
 __all__ = [
     "CSV_COLUMNS",
@@ -73,6 +83,8 @@ MAX_LINE_LENGTH = 1_000_000
 #: close, ``end`` the reopen) per row.
 HISTORY_COLUMNS = ("ticket_id", "kind", "status", "start", "end")
 
+
+_T = TypeVar("_T")
 
 # -- queries and protocols -------------------------------------------------------
 
@@ -135,11 +147,16 @@ class TicketQuery:
 
     @classmethod
     def for_goals(cls, goals: Iterable[Goal], directory: Directory | None = None) -> TicketQuery:
-        """The narrowest query that still yields every ticket ``goals`` can count."""
+        """The narrowest query that still yields every ticket ``goals`` can count, or
+        that `measure` raises an error for."""
+        goals = tuple(goals) if isinstance(goals, Iterable) else goals
         plans = plan_cells(goals, directory)
         if not plans:
             return cls(owner_ids=(), team_ids=())
-        pipelines: set[str] | None = set()
+        # measure checks a KPI's filter, and reads a property event, on every ticket
+        # of its contributors, whatever its pipeline and times: it needs them all.
+        everything = any(g.kpi.where or g.kpi.event is TicketEvent.PROPERTY for g in goals)
+        pipelines: set[str] | None = None if everything else set()
         for plan in plans:
             for allowed in plan.pipelines:
                 if allowed is None:
@@ -148,7 +165,7 @@ class TicketQuery:
                     pipelines |= allowed
         # The window filters on responses and closes: a KPI placing tickets by another
         # event (creation, a reopen, a property) needs every ticket of its contributors.
-        windowed = all(p.event in _WINDOW_EVENTS for p in plans)
+        windowed = not everything and all(p.event in _WINDOW_EVENTS for p in plans)
         return cls(
             window=Period(
                 from_us(min(p.bounds[0] for p in plans)), from_us(max(p.bounds[-1] for p in plans))
@@ -259,6 +276,18 @@ class PushDownSource(abc.ABC):
         """True when stored data that SQL cannot read (ticket histories) exists."""
         return False
 
+    def _pushes_kpis(self) -> bool:
+        """True when custom KPIs push down here (`PushDownPlan.kpi_queries`)."""
+        return False
+
+    def _pushes_percentiles(self) -> bool:
+        """True when the database returns a cell's values sorted (PERCENTILE push-down)."""
+        return False
+
+    def _property_value(self, ticket_id: str, name: str) -> PropertyValue | None:
+        """The stored property ``name`` of ticket ``ticket_id`` (None: it has none)."""
+        return None
+
     def measure(
         self,
         goals: Iterable[Goal],
@@ -266,21 +295,37 @@ class PushDownSource(abc.ABC):
         directory: Directory | None = None,
         at: datetime | None = None,
     ) -> dict[CellKey, Measurement]:
-        """What [`measure`][servicegoals.measure.measure] returns, aggregated in the database."""
+        """What [`measure`][servicegoals.measure.measure] returns, aggregated in the database.
+
+        The goals SQL cannot measure (`PushDownPlan.streamed`) are measured by
+        streaming this source's tickets; the others push down.
+        """
         goals = tuple(goals)
-        plan = PushDownPlan(goals, directory, at=at)
-        if plan.streams or self._must_stream():  # time or place the tickets in Python
+        custom = any(isinstance(g, Goal) and not g.kpi.fast for g in goals)
+        kpis = custom and self._pushes_kpis()
+        plan = PushDownPlan(
+            goals, directory, at=at, custom=kpis, percentiles=kpis and self._pushes_percentiles()
+        )
+        if self._must_stream():  # place or time the tickets in Python
             wanted = self.tickets(TicketQuery.for_goals(goals, directory))
             return measure(goals, wanted, directory=directory, at=at)
-        if plan.queries:
+        result: dict[CellKey, Measurement] = {}
+        if plan.streamed:
+            wanted = self.tickets(TicketQuery.for_goals(plan.streamed, directory))
+            result = measure(plan.streamed, wanted, directory=directory, at=at)
+        if plan.queries or plan.kpi_queries or plan.checks:
             self._aggregate_plan(plan)
-        return plan.result()
+            if plan.bad is not None:
+                raise plan.bad_value(self._property_value(*plan.bad[:2]))
+        result.update(plan.result())
+        return result
 
 
 # -- shared row helpers for the documented schema ----------------------------------
 
 
-def _unstored_properties(ticket: Ticket) -> InvalidInput:
+def unstored_properties(ticket: Ticket) -> InvalidInput:
+    """The refusal of a source that cannot store ``ticket``'s properties."""
     names = ", ".join(sorted(ticket.properties))
     return InvalidInput(
         f"ticket {ticket.id!r}.properties",
@@ -294,11 +339,8 @@ def ticket_row(
 ) -> tuple[str, int, str, str | None, str | None, int | None, int | None]:
     """A ticket as a row of the documented schema (instants in epoch microseconds).
 
-    The schema has no column for `Ticket.properties`: a ticket that has some is
-    refused (`InvalidInput`) rather than stored without them.
+    Its `Ticket.properties` go to rows of their own (`property_rows`).
     """
-    if ticket.properties:
-        raise _unstored_properties(ticket)
     return (
         ticket.id,
         ticket.created_us,
@@ -387,6 +429,112 @@ def with_history(source: str, ticket: Ticket, histories: Histories) -> Ticket:
         return attrs.evolve(ticket, statuses=found[0], reopens=found[1])
     except InvalidInput as exc:
         raise BadRow(source, f"ticket {ticket.id!r}", exc.field, exc.value, exc.reason) from None
+
+
+#: A stored property row: ``(ticket_id, name, text_value, int_value, instant_value)``,
+#: exactly one value set (an instant in epoch microseconds).
+PropertyRow: TypeAlias = tuple[str, str, str | None, int | None, int | None]
+#: The columns of a property row, in order.
+PROPERTY_COLUMNS = ("ticket_id", "name", "text_value", "int_value", "instant_value")
+#: How many tickets' properties `attach_properties` reads with one query.
+PROPERTY_BATCH = 1_000
+
+
+def storable_text(field: str, value: str) -> str:
+    """``value`` if every store can keep it as text: no NUL, valid Unicode."""
+    reason = unstorable(value)
+    if reason is not None:
+        raise InvalidInput(field, value, reason)
+    return value
+
+
+def property_rows(ticket: Ticket) -> Iterator[PropertyRow]:
+    """The stored property rows of ``ticket``: one per property, typed by its column.
+
+    An int outside 64 bits, or text a database cannot hold, is refused
+    (`InvalidInput` naming the ticket and the property) rather than changed.
+    """
+    for name, value in ticket.properties.items():
+        if isinstance(value, datetime):
+            yield (ticket.id, name, None, None, to_us(value))
+        elif isinstance(value, int):
+            if not INT64_MIN <= value <= INT64_MAX:
+                raise InvalidInput(
+                    f"ticket {ticket.id!r}.properties[{name!r}]",
+                    value,
+                    "an int property is stored in 64 bits: expected -2**63 <= value < 2**63",
+                )
+            yield (ticket.id, name, None, value, None)
+        else:
+            yield (
+                ticket.id,
+                name,
+                storable_text(f"ticket {ticket.id!r}.properties[{name!r}]", value),
+                None,
+                None,
+            )
+
+
+def read_properties(
+    source: str, rows: Iterable[Sequence[Any]]
+) -> dict[str, dict[str, PropertyValue]]:
+    """Stored property rows (`PropertyRow`) by ticket id, then by name."""
+    found: dict[str, dict[str, PropertyValue]] = {}
+    for ticket_id, name, text_value, int_value, instant_value in rows:
+        set_ = [v for v in (text_value, int_value, instant_value) if v is not None]
+        try:
+            if len(set_) != 1:
+                raise InvalidInput(
+                    "value",
+                    (text_value, int_value, instant_value),
+                    "expected exactly one of text_value, int_value and instant_value",
+                )
+            value: PropertyValue
+            if instant_value is not None:
+                value = _stored_instant("instant_value", instant_value)
+            elif int_value is not None:
+                value = int(int_value)
+            else:
+                value = text_value
+        except InvalidInput as exc:
+            raise BadRow(
+                source,
+                f"property {name!r} of ticket {ticket_id!r}",
+                exc.field,
+                exc.value,
+                exc.reason,
+            ) from None
+        found.setdefault(ticket_id, {})[name] = value
+    return found
+
+
+def attach_properties(
+    source: str,
+    tickets: Iterable[Ticket],
+    fetch: Callable[[list[str]], Iterable[Sequence[Any]]],
+) -> Iterator[Ticket]:
+    """``tickets`` with their stored properties; ``fetch(ids)`` returns the property
+    rows of those ticket ids, asked for `PROPERTY_BATCH` tickets at a time."""
+    batch: list[Ticket] = []
+    for ticket in itertools.chain(tickets, [None]):
+        if ticket is not None:
+            batch.append(ticket)
+            if len(batch) < PROPERTY_BATCH:
+                continue
+        if not batch:
+            break
+        found = read_properties(source, fetch([t.id for t in batch]))
+        for item in batch:
+            properties = found.get(item.id)
+            if properties is None:
+                yield item
+                continue
+            try:
+                yield attrs.evolve(item, properties=properties)
+            except InvalidInput as exc:
+                place = f"ticket {item.id!r}"
+                raise BadRow(source, place, exc.field, exc.value, exc.reason) from None
+        batch = []
 
 
 # -- in memory -----------------------------------------------------------------------
@@ -488,20 +636,26 @@ class CsvSource:
         """Write ``tickets`` to a CSV file at ``path`` and open it.
 
         With ``history``, the tickets' histories go to that second file
-        (`HISTORY_COLUMNS`).  Each file is written beside its path and
-        renamed over it at the end, so a failure leaves any old file as it was.
+        (`HISTORY_COLUMNS`).  `Ticket.properties` become columns after the known
+        ones, sorted by name, and the source returned reads them back
+        (``properties=True``) when there are any; text that would read back as
+        another type (see `CsvSource`) is refused.  Each file is written beside its
+        path and renamed over it at the end, so a failure leaves any old file as it was.
         """
         target = _path(path)
         paths = [target] if history is None else [target, _path(history)]
         temporaries = [p.with_name(f".{p.name}.{uuid.uuid4().hex}.tmp") for p in paths]
+        # The property columns are known only at the end: the rows wait in a spool.
+        spool = target.with_name(f".{target.name}.{uuid.uuid4().hex}.spool")
+        names: set[str] = set()
         try:
             with ExitStack() as stack:
+                rows = stack.enter_context(open(spool, "x+", encoding="utf-8"))
                 handles = [
                     stack.enter_context(open(t, "x", encoding="utf-8", newline=""))
                     for t in temporaries
                 ]
                 writers = [csv.writer(h) for h in handles]
-                writers[0].writerow(CSV_COLUMNS)
                 if history is not None:
                     writers[1].writerow(HISTORY_COLUMNS)
                 for i, t in enumerate(tickets):
@@ -511,11 +665,18 @@ class CsvSource:
                         raise InvalidInput(
                             f"tickets[{i}]", t.id, "has a history: give a history file to write it"
                         )
-                    if t.properties:  # their types would not read back: refuse, never drop
-                        raise _unstored_properties(t)
-                    writers[0].writerow(_text(getattr(t, c)) for c in CSV_COLUMNS)
+                    cells = {n: _property_cell(t, n, v) for n, v in t.properties.items()}
+                    names.update(cells)
+                    row = [_text(getattr(t, c)) for c in CSV_COLUMNS]
+                    rows.write(json.dumps([row, cells]) + "\n")
                     if history is not None:
                         writers[1].writerows(_history_rows(t))
+                columns = sorted(names)
+                writers[0].writerow((*CSV_COLUMNS, *columns))
+                rows.seek(0)
+                for line in rows:
+                    row, cells = json.loads(line)
+                    writers[0].writerow((*row, *(cells.get(n, "") for n in columns)))
             for temporary, final in zip(temporaries, paths, strict=True):
                 os.replace(temporary, final)
         except OSError as exc:
@@ -526,7 +687,9 @@ class CsvSource:
             for temporary in temporaries:
                 temporary.unlink(missing_ok=True)
             raise
-        return cls(target, on_error=on_error, history=history)
+        finally:
+            spool.unlink(missing_ok=True)
+        return cls(target, on_error=on_error, history=history, properties=bool(names))
 
     def _open(self) -> TextIO:
         return _open_csv(self.path)
@@ -685,6 +848,30 @@ class CsvSource:
 
 def _text(value: Any) -> Any:
     return "" if value is None else value.isoformat() if isinstance(value, datetime) else value
+
+
+def _property_cell(ticket: Ticket, name: str, value: PropertyValue) -> str:
+    """A property as a CSV cell that `_csv_property` reads back equal, else refused."""
+    field = f"ticket {ticket.id!r}.properties[{name!r}]"
+    if name in CSV_COLUMNS or name != name.strip():
+        raise InvalidInput(
+            f"ticket {ticket.id!r}.properties", name, "cannot be a CSV column after the known ones"
+        )
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, int):
+        try:
+            return str(value)
+        except ValueError:  # beyond the interpreter's digit limit
+            raise InvalidInput(field, value, "too many digits to write") from None
+    if value == "" or not isinstance(_csv_property(storable_text(field, value)), str):
+        raise InvalidInput(
+            field,
+            value,
+            "text that reads back as an int, an instant or nothing cannot be written to CSV "
+            "(a cell has no type)",
+        )
+    return value
 
 
 def _history_rows(ticket: Ticket) -> Iterator[tuple[Any, ...]]:
@@ -859,6 +1046,23 @@ CREATE TABLE IF NOT EXISTS ticket_history (
     PRIMARY KEY (ticket_id, kind, position)
 )
 """
+# Ticket properties, one row per property in the column of its type, so ints
+# compare and sum as ints in SQL; a database made before it reads as "no properties".
+_SQLITE_PROPERTY_SCHEMA = """
+CREATE TABLE IF NOT EXISTS ticket_property (
+    ticket_id TEXT NOT NULL CHECK (typeof(ticket_id) = 'text'),
+    name TEXT NOT NULL CHECK (typeof(name) = 'text' AND name <> ''),
+    text_value TEXT CHECK (text_value IS NULL OR typeof(text_value) = 'text'),
+    int_value INTEGER CHECK (int_value IS NULL OR typeof(int_value) = 'integer'),
+    instant_value INTEGER CHECK (instant_value IS NULL OR typeof(instant_value) = 'integer'),
+    CHECK ((text_value IS NOT NULL) + (int_value IS NOT NULL) + (instant_value IS NOT NULL) = 1),
+    PRIMARY KEY (ticket_id, name)
+)
+"""
+_PROPERTY_SELECT = (
+    "SELECT ticket_id, name, text_value, int_value, instant_value FROM ticket_property "
+    "WHERE ticket_id IN (SELECT value FROM json_each(:ids))"
+)
 _HISTORY_SELECT = (
     'SELECT ticket_id, kind, position, status, start, "end" FROM ticket_history '
     "ORDER BY ticket_id, kind, position"
@@ -938,6 +1142,79 @@ def _run_aggregate(
     return rows
 
 
+def _filter_sql(
+    where: tuple[tuple[str, frozenset[str | int]], ...], params: dict[str, Any]
+) -> list[tuple[str, str]]:
+    """Per ``where`` entry: the SQL of "the ticket ``t`` has the property" and of
+    "... with an allowed value"; their parameters go to ``params``."""
+    found = []
+    for n, (name, allowed) in enumerate(where):
+        texts, ints = allowed_values(allowed)
+        params.update({f"w{n}": name, f"wt{n}": json.dumps(texts), f"wi{n}": json.dumps(ints)})
+        has = f"SELECT 1 FROM ticket_property w WHERE w.ticket_id = t.id AND w.name = :w{n}"
+        passes = (
+            f"{has} AND (w.text_value {_IN_JSON.format(f'wt{n}')} "
+            f"OR w.int_value {_IN_JSON.format(f'wi{n}')})"
+        )
+        found.append((f"EXISTS ({has})", f"EXISTS ({passes})"))
+    return found
+
+
+def _check_sql(check: WhereCheck) -> tuple[str, dict[str, Any]]:
+    """The first ticket of a `WhereCheck` that lacks a property it filters on."""
+    params: dict[str, Any] = {"ids": json.dumps(check.match_ids)}
+    steps = " ".join(
+        f"WHEN NOT {has} THEN :w{n} WHEN NOT {passes} THEN NULL"
+        for n, (has, passes) in enumerate(_filter_sql(check.where, params))
+    )
+    column = check.column
+    sql = (
+        f"SELECT {column}, id, missing FROM (SELECT t.{column}, t.id, CASE {steps} END AS missing "
+        f"FROM tickets t WHERE t.{column} {_IN_JSON.format('ids')}) "
+        "WHERE missing IS NOT NULL LIMIT 1"
+    )
+    return sql, params
+
+
+def _kpi_sql(query: KpiQuery) -> tuple[str, dict[str, Any]]:
+    """The SQLite statement of a custom-KPI query (its rows are `KpiRow`s).
+
+    Every value is a bound parameter; the sum is summed as two 32-bit halves, so
+    it never overflows.
+    """
+    key, event = f"t.{query.column}", f"t.{query.event}"
+    params: dict[str, Any] = {"ids": json.dumps(query.match_ids), "end": query.end}
+    params.update((f"b{j}", b) for j, b in enumerate(query.bounds[:-1]))
+    where = [f"{key} {_IN_JSON.format('ids')}", f"{event} >= :b0", f"{event} < :end"]
+    join, bad, value = "", "0", "0"
+    if query.start is not None:  # counted when the start has happened by the event
+        start = f"t.{query.start}"
+        where += [f"{start} IS NOT NULL", f"{start} <= {event}"]
+        value = f"{event} - {start}"
+    elif query.value_property is not None:
+        join = "LEFT JOIN ticket_property v ON v.ticket_id = t.id AND v.name = :vp"
+        params["vp"] = query.value_property
+        bad, value = "(v.int_value IS NULL OR v.int_value < 0)", "v.int_value"
+    if query.pipelines is not None:
+        where.append(f"t.pipeline {_IN_JSON.format('pipelines')}")
+        params["pipelines"] = json.dumps(query.pipelines)
+    where += [passes for _, passes in _filter_sql(query.where, params)]
+    within = "0"
+    if query.threshold is not None:
+        within, params["threshold"] = "sum(v <= :threshold)", query.threshold
+    pipeline = "t.pipeline" if query.by_pipeline else "NULL"
+    inner = (
+        f"SELECT {key} AS k, {bucket_sql(event, 0, query.milestones)} AS b, {pipeline} AS p, "
+        f"t.id AS id, {bad} AS bad, CASE WHEN {bad} THEN NULL ELSE {value} END AS v "
+        f"FROM tickets t {join} WHERE {' AND '.join(where)}"
+    )
+    sql = (
+        f"SELECT k, b, p, count(*), sum(v >> 32), sum(v & 4294967295), {within}, min(v), "
+        f"max(v), sum(bad), min(CASE WHEN bad THEN id END), NULL FROM ({inner}) GROUP BY k, b, p"
+    )
+    return sql, params
+
+
 def select_sql(
     query: TicketQuery | None,
     *,
@@ -976,19 +1253,51 @@ def select_sql(
     return (f"{sql} WHERE {' AND '.join(where)}" if where else sql), params
 
 
-def _has_history_table(connection: sqlite3.Connection) -> bool:
+def _has_table(connection: sqlite3.Connection, name: str) -> bool:
     found = connection.execute(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'ticket_history'"
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
     )
     return found.fetchone() is not None
+
+
+def _has_rows(connection: sqlite3.Connection, name: str) -> bool:
+    """True when the side table ``name`` (a fixed name) exists and holds a row."""
+    if not _has_table(connection, name):
+        return False
+    return connection.execute(f"SELECT 1 FROM {name} LIMIT 1").fetchone() is not None
+
+
+def _store_side(
+    connection: sqlite3.Connection,
+    table: str,
+    schema: str,
+    rows: list[Any],
+    replaced: list[str],
+) -> None:
+    """Store the rows of a side table (histories, properties) of the tickets just stored,
+    creating the table when its first rows come; a replaced ticket's rows are replaced."""
+    if rows:
+        connection.execute(schema)
+    elif not _has_table(connection, table):
+        return
+    if replaced:
+        connection.execute(
+            f"DELETE FROM {table} WHERE ticket_id {_IN_JSON.format('ids')}",
+            {"ids": json.dumps(replaced)},
+        )
+    if rows:
+        marks = ", ".join("?" * len(rows[0]))
+        connection.executemany(f"INSERT INTO {table} VALUES ({marks})", rows)
 
 
 class SqliteSource(PushDownSource):
     """Tickets in an SQLite file (stdlib ``sqlite3``), with aggregate push-down.
 
-    The ``tickets`` table stores instants as INTEGER epoch microseconds (UTC).
+    The ``tickets`` table stores instants as INTEGER epoch microseconds (UTC),
+    ``ticket_property`` the tickets' properties (one typed row each).
     [`measure`][] runs the GROUP BY in the database, one query per
-    [`AggregateQuery`][] of the [`PushDownPlan`][], with bound parameters only.
+    [`AggregateQuery`][] of the [`PushDownPlan`][] (and per custom-KPI query),
+    with bound parameters only.
     Each operation opens its own connection, so one source serves many threads.
 
     ``milestone_queries_up_to`` tunes the push-down: a query whose milestones
@@ -1035,7 +1344,8 @@ class SqliteSource(PushDownSource):
         try:
             connection.execute("PRAGMA journal_mode = WAL")
             connection.executescript(
-                f"BEGIN;\n{_SQLITE_SCHEMA}\n{_SQLITE_HISTORY_SCHEMA};\nCOMMIT;"
+                f"BEGIN;\n{_SQLITE_SCHEMA}\n{_SQLITE_HISTORY_SCHEMA};\n"
+                f"{_SQLITE_PROPERTY_SCHEMA};\nCOMMIT;"
             )
         except sqlite3.Error as exc:
             raise DataSourceError(f"{target}: cannot create the tickets table: {exc}") from None
@@ -1068,6 +1378,7 @@ class SqliteSource(PushDownSource):
         sql = f"INSERT INTO tickets ({_COLUMN_LIST}) VALUES ({', '.join('?' * 7)}){conflict}"
         current: list[Any] = [-1, None]
         history: list[HistoryRow] = []
+        properties: list[PropertyRow] = []
         replaced: list[str] = []
 
         def rows() -> Iterator[tuple[Any, ...]]:
@@ -1077,6 +1388,8 @@ class SqliteSource(PushDownSource):
                 current[:] = [i, ticket]
                 if ticket.has_history:
                     history.extend(history_rows(ticket))
+                if ticket.properties:
+                    properties.extend(property_rows(ticket))
                 if replace:
                     replaced.append(ticket.id)
                 yield ticket_row(ticket)
@@ -1086,7 +1399,10 @@ class SqliteSource(PushDownSource):
             connection.execute("BEGIN IMMEDIATE")
             try:
                 connection.executemany(sql, rows())
-                self._store_history(connection, history, replaced)
+                _store_side(connection, "ticket_history", _SQLITE_HISTORY_SCHEMA, history, replaced)
+                _store_side(
+                    connection, "ticket_property", _SQLITE_PROPERTY_SCHEMA, properties, replaced
+                )
                 connection.execute("COMMIT")
             except BaseException:
                 connection.execute("ROLLBACK")
@@ -1103,31 +1419,16 @@ class SqliteSource(PushDownSource):
             connection.close()
         return int(current[0]) + 1
 
-    @staticmethod
-    def _store_history(
-        connection: sqlite3.Connection, history: list[HistoryRow], replaced: list[str]
-    ) -> None:
-        """Store history rows, creating their table when the first ones come."""
-        if history:
-            connection.execute(_SQLITE_HISTORY_SCHEMA)
-        elif not _has_history_table(connection):
-            return
-        if replaced:  # a replaced ticket's history is replaced too
-            connection.execute(
-                f"DELETE FROM ticket_history WHERE ticket_id {_IN_JSON.format('ids')}",
-                {"ids": json.dumps(replaced)},
-            )
-        connection.executemany("INSERT INTO ticket_history VALUES (?, ?, ?, ?, ?, ?)", history)
-
     def _histories(self, connection: sqlite3.Connection) -> Histories:
-        if not _has_history_table(connection):
+        if not _has_table(connection, "ticket_history"):
             return {}
         return read_histories(str(self.path), connection.execute(_HISTORY_SELECT))
 
     def tickets(self, query: TicketQuery | None = None) -> Iterator[Ticket]:
         """Stream the stored tickets that match ``query`` (in no particular order).
 
-        Ticket histories are read whole first (they are usually few).
+        Ticket histories are read whole first (they are usually few); properties
+        are read for a thousand tickets at a time.
         """
         source = str(self.path)
         connection = self._connect()
@@ -1139,8 +1440,17 @@ class SqliteSource(PushDownSource):
             if histories and query is not None and query.window is not None:
                 selected = attrs.evolve(query, window=None)
             sql, params = select_sql(selected)
-            for row in connection.execute(sql, params):
-                ticket = with_history(source, ticket_from_row(source, row), histories)
+            found: Iterable[Ticket] = (
+                with_history(source, ticket_from_row(source, row), histories)
+                for row in connection.execute(sql, params)
+            )
+            if _has_rows(connection, "ticket_property"):
+                found = attach_properties(
+                    source,
+                    found,
+                    lambda ids: connection.execute(_PROPERTY_SELECT, {"ids": json.dumps(ids)}),
+                )
+            for ticket in found:
                 if selected is query or query is None or query.matches(ticket):
                     yield ticket
         except sqlite3.Error as exc:
@@ -1151,24 +1461,41 @@ class SqliteSource(PushDownSource):
     def _aggregate_plan(self, plan: PushDownPlan) -> None:
         connection = self._connect()
         try:
+            for index, check in enumerate(plan.checks):
+                plan.check(index, connection.execute(*_check_sql(check)))
             for index, query in enumerate(plan.queries):
                 plan.collect(index, self._aggregate(connection, query))
+            for index, kpi_query in enumerate(plan.kpi_queries):
+                plan.collect_kpi(index, connection.execute(*_kpi_sql(kpi_query)))
         except sqlite3.Error as exc:
             raise DataSourceError(f"{self.path}: cannot measure: {exc}") from None
         finally:
             connection.close()
 
-    def _must_stream(self) -> bool:
-        """True when some ticket has a history: push-down cannot place or time it."""
+    def _read(self, what: str, read: Callable[[sqlite3.Connection], _T]) -> _T:
+        """``read`` on a connection of its own; an SQLite error names ``what``."""
         connection = self._connect()
         try:
-            if not _has_history_table(connection):
-                return False
-            return connection.execute("SELECT 1 FROM ticket_history LIMIT 1").fetchone() is not None
+            return read(connection)
         except sqlite3.Error as exc:
-            raise DataSourceError(f"{self.path}: cannot read ticket histories: {exc}") from None
+            raise DataSourceError(f"{self.path}: cannot read {what}: {exc}") from None
         finally:
             connection.close()
+
+    def _pushes_kpis(self) -> bool:
+        """True when the property table exists (older files stream custom KPIs)."""
+        return self._read("the tables", lambda c: _has_table(c, "ticket_property"))
+
+    def _property_value(self, ticket_id: str, name: str) -> PropertyValue | None:
+        def read(connection: sqlite3.Connection) -> PropertyValue | None:
+            rows = connection.execute(_PROPERTY_SELECT, {"ids": json.dumps([ticket_id])})
+            return read_properties(str(self.path), rows).get(ticket_id, {}).get(name)
+
+        return self._read("properties", read)
+
+    def _must_stream(self) -> bool:
+        """True when some ticket has a history: push-down cannot place or time it."""
+        return self._read("ticket histories", lambda c: _has_rows(c, "ticket_history"))
 
     def _aggregate(self, connection: sqlite3.Connection, query: AggregateQuery) -> list[Any]:
         by_milestone = query.milestones * len(query.match_ids) <= self.milestone_queries_up_to

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeAlias
 
 import attrs
 from sqlalchemy import (
@@ -26,6 +26,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
     and_,
     case,
     create_engine,
@@ -38,27 +39,40 @@ from sqlalchemy import (
     or_,
     select,
 )
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.engine import URL, Connection
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
 from ._redact import redact_url, scrub, url_secrets
 from ._validate import text
 from .errors import DataSourceError, InvalidInput
-from .kpis import Ticket
-from .pushdown import AggregateQuery, AggregateRow, PushDownPlan
+from .kpis import PropertyValue, Ticket
+from .pushdown import (
+    AggregateQuery,
+    AggregateRow,
+    KpiQuery,
+    KpiRow,
+    PushDownPlan,
+    WhereCheck,
+    allowed_values,
+)
 from .sources import (
     CSV_COLUMNS,
+    PROPERTY_COLUMNS,
     Histories,
     PushDownSource,
     TicketQuery,
+    attach_properties,
     history_rows,
+    property_rows,
     read_histories,
+    read_properties,
     ticket_from_row,
     ticket_row,
     with_history,
 )
 
-__all__ = ["SqlAlchemySource", "history_table", "ticket_table"]
+__all__ = ["SqlAlchemySource", "history_table", "property_table", "ticket_table"]
 
 #: Longest id or pipeline name the table stores.
 ID_LENGTH = 255
@@ -109,6 +123,28 @@ def history_table(metadata: MetaData, name: str = "tickets") -> Table:
     )
 
 
+def property_table(metadata: MetaData, name: str = "tickets") -> Table:
+    """The ``<name>_property`` table of ticket properties (see `PropertyRow`): one row
+    per property, its value in the column of its type (instants as epoch µs)."""
+    table = Table(
+        f"{name}_property",
+        metadata,
+        Column("ticket_id", String(ID_LENGTH), primary_key=True),
+        Column("name", String(ID_LENGTH), primary_key=True),
+        Column("text_value", Text),
+        Column("int_value", BigInteger),
+        Column("instant_value", BigInteger),
+    )
+    c = table.c
+    set_ = [
+        case((v.is_not(None), 1), else_=0) for v in (c.text_value, c.int_value, c.instant_value)
+    ]
+    table.append_constraint(
+        CheckConstraint(set_[0] + set_[1] + set_[2] == 1, name=f"{name}_property_one_value")
+    )
+    return table
+
+
 def _bucket(event: ColumnElement[Any], bounds: tuple[int, ...], first: int, last: int) -> Any:
     """A CASE tree giving the milestone index of ``event`` in ``log2(n)`` steps."""
     if last - first == 1:
@@ -126,7 +162,8 @@ class SqlAlchemySource(PushDownSource):
     ``engine_or_url`` is an `Engine` (yours to dispose) or a
     URL such as ``postgresql+psycopg://user@host/db`` (the source makes the
     engine and [`close`][] disposes it).  [`measure`][] runs one GROUP BY per
-    [`AggregateQuery`][servicegoals.sources.AggregateQuery] of the push-down plan.
+    [`AggregateQuery`][servicegoals.sources.AggregateQuery] of the push-down plan,
+    and per custom-KPI query; ticket properties live in ``<table>_property``.
     """
 
     def __init__(self, engine_or_url: Engine | str | URL, *, table: str = "tickets") -> None:
@@ -134,6 +171,7 @@ class SqlAlchemySource(PushDownSource):
         metadata = MetaData()
         self.table = ticket_table(metadata, text("table", table))
         self.history = history_table(metadata, table)
+        self.properties = property_table(metadata, table)
         self.name = f"{_shown(self._engine)} table {table!r}"
         try:
             found = {c["name"] for c in inspect(self._engine).get_columns(table)}
@@ -161,6 +199,7 @@ class SqlAlchemySource(PushDownSource):
             metadata = MetaData()
             ticket_table(metadata, text("table", table))
             history_table(metadata, table)
+            property_table(metadata, table)
             metadata.create_all(engine, checkfirst=True)
             source = cls(engine, table=table)
         except (SQLAlchemyError, DataSourceError) as exc:
@@ -200,27 +239,30 @@ class SqlAlchemySource(PushDownSource):
         A ticket id that is already stored is an error, unless ``replace`` is
         true: then the stored ticket is replaced.
         """
-        table, history = self.table, self.history
+        table = self.table
+        sides = (self.history, self.properties)
         count = 0
         batch: list[dict[str, Any]] = []
-        made = False
+        made: set[str] = set()  # the side tables known to exist
         try:
             with self._engine.begin() as connection:
-                for batch, stories in _batches(tickets):
+                for batch, *side_rows in _batches(tickets):
                     count += len(batch)
                     if replace:  # the last of equal ids wins, as with an upsert
                         batch = list({row["id"]: row for row in batch}.values())
                         ids = [row["id"] for row in batch]
                         connection.execute(delete(table).where(table.c.id.in_(ids)))
-                        if made or inspect(connection).has_table(history.name):
-                            made = True
-                            connection.execute(delete(history).where(history.c.ticket_id.in_(ids)))
+                        for side in sides:
+                            if side.name in made or inspect(connection).has_table(side.name):
+                                made.add(side.name)
+                                connection.execute(delete(side).where(side.c.ticket_id.in_(ids)))
                     connection.execute(insert(table), batch)
-                    if stories:
-                        if not made:  # tables made before histories existed
-                            history.create(connection, checkfirst=True)
-                            made = True
-                        connection.execute(insert(history), stories)
+                    for side, rows in zip(sides, side_rows, strict=True):
+                        if rows:
+                            if side.name not in made:  # tables made before this one existed
+                                side.create(connection, checkfirst=True)
+                                made.add(side.name)
+                            connection.execute(insert(side), rows)
         except IntegrityError as exc:
             why = _reason(exc, self._engine)
             raise DataSourceError(
@@ -260,7 +302,8 @@ class SqlAlchemySource(PushDownSource):
     def tickets(self, query: TicketQuery | None = None) -> Iterator[Ticket]:
         """Stream the stored tickets that match ``query`` (in no particular order).
 
-        Ticket histories are read whole first (they are usually few).
+        Ticket histories are read whole first (they are usually few); properties
+        are read for a thousand tickets at a time.
         """
         t = self.table
         statement = select(*(t.c[name] for name in CSV_COLUMNS))
@@ -276,10 +319,22 @@ class SqlAlchemySource(PushDownSource):
                     post_filter = post_filter or selected is not query
                     statement = statement.where(*conditions)
                 result = connection.execution_options(yield_per=_BATCH).execute(statement)
-                for row in result:
-                    ticket = with_history(
-                        self.name, ticket_from_row(self.name, tuple(row)), histories
+                found: Iterable[Ticket] = (
+                    with_history(self.name, ticket_from_row(self.name, tuple(row)), histories)
+                    for row in result
+                )
+                if self._has_rows(connection, self.properties):
+                    p = self.properties
+                    found = attach_properties(
+                        self.name,
+                        found,
+                        lambda ids: connection.execute(
+                            select(*(p.c[n] for n in PROPERTY_COLUMNS)).where(
+                                p.c.ticket_id.in_(ids)
+                            )
+                        ),
                     )
+                for ticket in found:
                     if not post_filter or query is None or query.matches(ticket):
                         yield ticket
         except SQLAlchemyError as exc:
@@ -290,29 +345,61 @@ class SqlAlchemySource(PushDownSource):
     def _aggregate_plan(self, plan: PushDownPlan) -> None:
         try:
             with self._engine.connect() as connection:
+                for index, check in enumerate(plan.checks):
+                    plan.check(index, self._check(connection, check))
                 for index, query in enumerate(plan.queries):
                     plan.collect(index, self._aggregate(connection, query))
+                for index, kpi_query in enumerate(plan.kpi_queries):
+                    plan.collect_kpi(index, self._run_kpi(connection, kpi_query))
         except SQLAlchemyError as exc:
             raise DataSourceError(
                 f"{self.name}: cannot measure: {_reason(exc, self._engine)}"
             ) from None
 
+    def _pushes_kpis(self) -> bool:
+        """True when the property table exists (older tables stream custom KPIs)."""
+        try:
+            with self._engine.connect() as connection:
+                return inspect(connection).has_table(self.properties.name)
+        except SQLAlchemyError as exc:
+            raise DataSourceError(
+                f"{self.name}: cannot read the tables: {_reason(exc, self._engine)}"
+            ) from None
+
+    def _pushes_percentiles(self) -> bool:
+        """PostgreSQL returns a cell's values sorted (``array_agg ... ORDER BY``)."""
+        return self._engine.dialect.name == "postgresql"
+
+    def _property_value(self, ticket_id: str, name: str) -> PropertyValue | None:
+        p = self.properties
+        statement = select(*(p.c[n] for n in PROPERTY_COLUMNS)).where(
+            p.c.ticket_id == ticket_id, p.c.name == name
+        )
+        try:
+            with self._engine.connect() as connection:
+                rows = [tuple(r) for r in connection.execute(statement)]
+        except SQLAlchemyError as exc:
+            raise DataSourceError(
+                f"{self.name}: cannot read properties: {_reason(exc, self._engine)}"
+            ) from None
+        return read_properties(self.name, rows).get(ticket_id, {}).get(name)
+
     def _must_stream(self) -> bool:
         """True when some ticket has a history: push-down cannot place or time it."""
         try:
             with self._engine.connect() as connection:
-                if not inspect(connection).has_table(self.history.name):
-                    return False
-                return (
-                    connection.execute(
-                        select(literal(1)).select_from(self.history).limit(1)
-                    ).first()
-                    is not None
-                )
+                return self._has_rows(connection, self.history)
         except SQLAlchemyError as exc:
             raise DataSourceError(
                 f"{self.name}: cannot read ticket histories: {_reason(exc, self._engine)}"
             ) from None
+
+    @staticmethod
+    def _has_rows(connection: Connection, side: Table) -> bool:
+        """True when the side table exists and holds a row."""
+        if not inspect(connection).has_table(side.name):
+            return False
+        return connection.execute(select(literal(1)).select_from(side).limit(1)).first() is not None
 
     def _aggregate(self, connection: Connection, query: AggregateQuery) -> list[AggregateRow]:
         try:
@@ -324,6 +411,95 @@ class SqlAlchemySource(PushDownSource):
         # A sum beyond 64 bits (SQLite): add the two halves in Python, exactly.
         rows = self._run(connection, query, split=True)
         return [(k, b, p, n, (int(high) << 32) + int(low)) for k, b, p, n, high, low in rows]
+
+    def _filters(
+        self, where: tuple[tuple[str, frozenset[str | int]], ...]
+    ) -> list[tuple[ColumnElement[bool], ColumnElement[bool]]]:
+        """Per ``where`` entry: "the ticket has the property" and "... with an allowed
+        value", as EXISTS over the property table, correlated with the tickets."""
+        t, p = self.table, self.properties
+        found: list[tuple[ColumnElement[bool], ColumnElement[bool]]] = []
+        for name, allowed in where:
+            texts, ints = allowed_values(allowed)
+            w = p.alias()
+            has = and_(w.c.ticket_id == t.c.id, w.c.name == name)
+            passes = and_(has, or_(w.c.text_value.in_(texts), w.c.int_value.in_(ints)))
+            found.append(
+                (
+                    select(literal(1)).select_from(w).where(has).exists(),
+                    select(literal(1)).select_from(w).where(passes).exists(),
+                )
+            )
+        return found
+
+    def _check(self, connection: Connection, check: WhereCheck) -> Iterator[Any]:
+        """The tickets of a `WhereCheck` that lack a property it filters on."""
+        t = self.table
+        key = t.c[check.column]
+        steps: list[Any] = []
+        for (name, _), (has, passes) in zip(check.where, self._filters(check.where), strict=True):
+            steps += [(~has, literal(name, String)), (~passes, null())]
+        inner = select(key.label("k"), t.c.id.label("id"), case(*steps).label("missing"))
+        listed = len(check.match_ids) <= _MAX_IN
+        if listed:
+            inner = inner.where(key.in_(check.match_ids))
+        rows = inner.subquery()
+        statement = select(rows.c.k, rows.c.id, rows.c.missing).where(rows.c.missing.is_not(None))
+        return iter(connection.execute(statement.limit(1) if listed else statement))
+
+    def _run_kpi(self, connection: Connection, query: KpiQuery) -> list[KpiRow]:
+        """The rows of a custom-KPI query; sums add two 32-bit halves, so never overflow."""
+        t = self.table
+        key, event = t.c[query.column], t.c[query.event]
+        where = [event >= query.bounds[0], event < query.end]
+        if len(query.match_ids) <= _MAX_IN:
+            where.append(key.in_(query.match_ids))
+        if query.pipelines is not None:
+            where.append(t.c.pipeline.in_(query.pipelines))
+        tickets: Any = t
+        bad: ColumnElement[bool] | None = None
+        value: ColumnElement[Any] = literal(0, BigInteger)
+        if query.start is not None:  # counted when the start has happened by the event
+            start = t.c[query.start]
+            where += [start.is_not(None), start <= event]
+            value = event - start
+        elif query.value_property is not None:
+            v = self.properties.alias("v")
+            tickets = t.outerjoin(
+                v, and_(v.c.ticket_id == t.c.id, v.c.name == query.value_property)
+            )
+            bad, value = or_(v.c.int_value.is_(None), v.c.int_value < 0), v.c.int_value
+        where += [passes for _, passes in self._filters(query.where)]
+        columns = [
+            key.label("k"),
+            _bucket(event, query.bounds, 0, query.milestones).label("b"),
+            t.c.id.label("id"),
+            (literal(0, Integer) if bad is None else case((bad, 1), else_=0)).label("bad"),
+            (value if bad is None else case((bad, null()), else_=value)).label("v"),
+        ]
+        if query.by_pipeline:
+            columns.append(t.c.pipeline.label("p"))
+        rows = select(*columns).select_from(tickets).where(*where).subquery()
+        groups = [rows.c.k, rows.c.b, *([rows.c.p] if query.by_pipeline else [])]
+        d = rows.c.v
+        within: Any = literal(0, Integer)
+        if query.threshold is not None:
+            within = func.sum(case((d <= literal(query.threshold, BigInteger), 1), else_=0))
+        statement = select(
+            rows.c.k,
+            rows.c.b,
+            rows.c.p if query.by_pipeline else null(),
+            func.count(),
+            func.sum(d.op(">>")(literal(32, Integer))),
+            func.sum(d.op("&")(literal(0xFFFFFFFF, BigInteger))),
+            within,
+            func.min(d),
+            func.max(d),
+            func.sum(rows.c.bad),
+            func.min(case((rows.c.bad == 1, rows.c.id))),
+            func.array_agg(aggregate_order_by(d, d)) if query.values else null(),
+        ).group_by(*groups)
+        return [tuple(row) for row in connection.execute(statement)]
 
     def _run(self, connection: Connection, query: AggregateQuery, *, split: bool) -> list[Any]:
         t = self.table
@@ -384,23 +560,29 @@ def _reason(exc: SQLAlchemyError, engine: Engine) -> str:
 _HISTORY_COLUMNS = ("ticket_id", "kind", "position", "status", "start", "end")
 
 
-def _batches(
-    tickets: Iterable[Ticket],
-) -> Iterator[tuple[list[dict[str, Any]], list[dict[str, Any]]]]:
-    """Ticket rows and their history rows, a batch at a time."""
-    batch: list[dict[str, Any]] = []
-    stories: list[dict[str, Any]] = []
+Rows: TypeAlias = list[dict[str, Any]]
+
+
+def _batches(tickets: Iterable[Ticket]) -> Iterator[tuple[Rows, Rows, Rows]]:
+    """Ticket rows, their history rows and their property rows, a batch at a time."""
+    batch: Rows = []
+    stories: Rows = []
+    properties: Rows = []
     for i, ticket in enumerate(tickets):
         if not isinstance(ticket, Ticket):
             raise InvalidInput(f"tickets[{i}]", ticket, "expected a Ticket")
         batch.append(dict(zip(CSV_COLUMNS, ticket_row(ticket), strict=True)))
         if ticket.has_history:
             stories += (dict(zip(_HISTORY_COLUMNS, r, strict=True)) for r in history_rows(ticket))
+        if ticket.properties:
+            properties += (
+                dict(zip(PROPERTY_COLUMNS, r, strict=True)) for r in property_rows(ticket)
+            )
         if len(batch) == _BATCH:
-            yield batch, stories
-            batch, stories = [], []
+            yield batch, stories, properties
+            batch, stories, properties = [], [], []
     if batch:
-        yield batch, stories
+        yield batch, stories, properties
 
 
 def _conditions(t: Table, query: TicketQuery) -> tuple[list[ColumnElement[bool]], bool]:
