@@ -92,6 +92,27 @@ def test_the_feed_records_each_ticket_as_of_the_cursor(tmp_path: Path) -> None:
     }
 
 
+def test_the_feed_records_ticket_properties(tmp_path: Path) -> None:
+    first = attrs.evolve(
+        closed("a", "u0", at(1, 5)), properties={"priority": "urgent", "amount": 7}
+    )
+    source = feed_file(tmp_path, [first])
+    cursor, tickets = source.snapshot()
+    assert list(tickets) == [first]
+    # A property written alone, by another program, is a change of its ticket.
+    raw(source, "UPDATE ticket_property SET text_value = 'low' WHERE name = 'priority'")
+    batch = source.changes(cursor)
+    assert batch is not None
+    later = attrs.evolve(first, properties={"priority": "low", "amount": 7})
+    assert batch.changes == (TicketChange(first, later),)
+    raw(source, "DELETE FROM ticket_property WHERE name = 'amount'")
+    again = source.changes(batch.cursor)
+    assert again is not None
+    assert again.changes == (
+        TicketChange(later, attrs.evolve(later, properties={"priority": "low"})),
+    )
+
+
 def test_a_snapshot_is_one_transaction(tmp_path: Path) -> None:
     source = feed_file(tmp_path, [closed("a", "u0", at(1, 5))])
     cursor, tickets = source.snapshot()

@@ -1430,8 +1430,13 @@ class SqliteSource(PushDownSource):
         Ticket histories are read whole first (they are usually few); properties
         are read for a thousand tickets at a time.
         """
+        yield from self.read_tickets(self._connect(), query)
+
+    def read_tickets(
+        self, connection: sqlite3.Connection, query: TicketQuery | None = None
+    ) -> Iterator[Ticket]:
+        """`tickets` read on ``connection`` (within its transaction), which it closes."""
         source = str(self.path)
-        connection = self._connect()
         try:
             histories = self._histories(connection)
             # An earlier close may place a ticket: with histories, filter the

@@ -17,17 +17,19 @@ import sqlite3
 from collections.abc import Iterator
 from typing import Any
 
+import attrs
 from attrs import frozen
 
 from ._validate import integer
-from .errors import BadRow, DataSourceError
+from .errors import BadRow, DataSourceError, InvalidInput
 from .incremental import ChangeBatch, TicketChange
 from .kpis import Ticket
 from .sources import (
     _SQLITE_HISTORY_SCHEMA,
+    _SQLITE_PROPERTY_SCHEMA,
     SqliteSource,
     read_histories,
-    select_sql,
+    read_properties,
     ticket_from_row,
     with_history,
 )
@@ -66,6 +68,13 @@ IMAGE_PARTS = (
         "ticket_id",
         'SELECT json_group_array(json_array(kind, position, status, start, "end")) FROM '
         "(SELECT * FROM ticket_history WHERE ticket_id = {id} ORDER BY kind, position)",
+    ),
+    ImagePart(
+        "properties",
+        "ticket_property",
+        "ticket_id",
+        "SELECT json_group_array(json_array(name, text_value, int_value, instant_value)) "
+        "FROM ticket_property WHERE ticket_id = {id}",
     ),
 )
 
@@ -165,6 +174,7 @@ class SqliteFeedSource(SqliteSource):
                 connection.execute("BEGIN IMMEDIATE")
                 try:
                     connection.execute(_SQLITE_HISTORY_SCHEMA)
+                    connection.execute(_SQLITE_PROPERTY_SCHEMA)
                     for statement in _FEED_SCHEMA.split(";"):
                         connection.execute(statement)
                     for name in found:
@@ -209,19 +219,7 @@ class SqliteFeedSource(SqliteSource):
         except sqlite3.Error as exc:
             connection.close()
             raise DataSourceError(f"{self.path}: cannot read the change feed: {exc}") from None
-        return cursor, self._stream(connection)
-
-    def _stream(self, connection: sqlite3.Connection) -> Iterator[Ticket]:
-        source = str(self.path)
-        try:
-            histories = self._histories(connection)
-            sql, params = select_sql(None)
-            for row in connection.execute(sql, params):
-                yield with_history(source, ticket_from_row(source, row), histories)
-        except sqlite3.Error as exc:
-            raise DataSourceError(f"{self.path}: cannot read tickets: {exc}") from None
-        finally:
-            connection.close()  # ends the read transaction
+        return cursor, self.read_tickets(connection)  # closing it ends the transaction
 
     def changes(self, since: int) -> ChangeBatch | None:
         """The changes after cursor ``since`` and the cursor after them.
@@ -306,4 +304,13 @@ def _ticket_from_image(source: str, image: str) -> Ticket:
     # Sorted here too: SQLite does not promise the order an aggregate sees rows in.
     items = sorted(parts.get("history") or (), key=lambda item: (item[0], item[1]))
     history = [(ticket.id, *item) for item in items]
-    return with_history(source, ticket, read_histories(source, history)) if history else ticket
+    if history:
+        ticket = with_history(source, ticket, read_histories(source, history))
+    rows = [(ticket.id, *item) for item in parts.get("properties") or ()]
+    if not rows:
+        return ticket
+    properties = read_properties(source, rows)[ticket.id]
+    try:
+        return attrs.evolve(ticket, properties=properties)
+    except InvalidInput as exc:
+        raise BadRow(source, f"ticket {ticket.id!r}", exc.field, exc.value, exc.reason) from None
