@@ -717,3 +717,28 @@ def test_schedules_as_plain_data_the_form_of_a_goal_files_schedules_table(
     bad = {"timezone": "UTC", "week": {"tue": [["09:00", "25:00"]]}}
     with raises(InvalidInput, "schedules.office.week.tue[0].end", "25:00"):
         schedule_from_data(bad, where="schedules.office")
+
+
+def test_the_cli_reads_a_csv_column_as_the_property_a_kpi_filters_on(
+    folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = folder / "urgent.toml"
+    dump_goals([URGENT_GOAL], path)
+    tickets = folder / "tickets.csv"
+    header = TICKETS_CSV.read_text("utf-8").splitlines()[0]
+    tickets.write_text(
+        f"{header},priority,Subject line\n"
+        # Urgent, answered in 1 h; urgent, answered in 3 h; low, answered in 5 h.
+        "a,2026-04-02T09:00:00+02:00,support,ada,,2026-04-02T10:00:00+02:00,,urgent,Printer\n"
+        "b,2026-04-03T09:00:00+02:00,support,ada,,2026-04-03T12:00:00+02:00,,urgent,VPN\n"
+        "c,2026-04-04T09:00:00+02:00,support,ada,,2026-04-04T14:00:00+02:00,,low,Mail\n",
+        "utf-8",
+    )
+    common = ["--tickets", str(tickets), "--as-of", "2026-07-01T00:00:00+02:00"]
+    code = main(["evaluate", "--goals", str(path), *common, "--format", "json"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    (goal,) = json.loads(out)["goals"]
+    april = next(r for r in goal["rows"] if r["milestone_index"] == 0)
+    # Two urgent tickets, one within 2 h; the low one and the other column are not read.
+    assert (april["tickets"], april["value_exact"]) == (2, "50"), april

@@ -437,11 +437,19 @@ def _measure_tickets(
     at: datetime,
 ) -> dict[CellKey, Measurement]:
     """Measure ``goals`` as of ``at`` from a CSV file, an SQLite file or a database URL."""
-    with open_tickets(spec, skip_bad_rows=args.skip_bad_rows) as source:
+    with open_tickets(
+        spec, skip_bad_rows=args.skip_bad_rows, properties=_reads_properties(goals)
+    ) as source:
         if isinstance(source, CsvSource):
             return measure(goals, _read_tickets(source, args), directory=directory, at=at)
         assert isinstance(source, AggregatingSource)
         return source.measure(goals, directory=directory, at=at)
+
+
+def _reads_properties(goals: Iterable[Goal]) -> bool:
+    """True when a goal's KPI reads ticket properties: a CSV's extra columns are then
+    read as properties (else they are ignored, so columns of any name may be there)."""
+    return any(goal.kpi.property_names for goal in goals)
 
 
 def _evaluated(args: argparse.Namespace, at: datetime) -> tuple[GoalFile, list[GoalReport]]:
@@ -481,7 +489,11 @@ def _cmd_init(args: argparse.Namespace) -> int:
         tickets: Iterable[Ticket] | None = None
         if args.tickets is not None:
             source = stack.enter_context(
-                open_tickets(args.tickets, skip_bad_rows=args.skip_bad_rows)
+                open_tickets(
+                    args.tickets,
+                    skip_bad_rows=args.skip_bad_rows,
+                    properties=found is not None and _reads_properties(found.goals),
+                )
             )
             if isinstance(source, CsvSource):
                 tickets = _read_tickets(source, args)

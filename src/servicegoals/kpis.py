@@ -206,6 +206,13 @@ class Kpi:
         """True when cells add up (COUNT, SUM): forecasts scale them by elapsed time."""
         return self.aggregation in (Aggregation.COUNT, Aggregation.SUM)
 
+    @property
+    def property_names(self) -> frozenset[str]:
+        """The ticket properties this KPI reads: its filters', its value's and its event's."""
+        names = {name for name, _ in self.where}
+        names.update(n for n in (self.value_property, self.event_property) if n is not None)
+        return frozenset(names)
+
     def _fast(self) -> bool:
         return (
             self.event in (TicketEvent.CLOSED, TicketEvent.FIRST_RESPONSE)

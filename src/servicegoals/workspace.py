@@ -181,12 +181,17 @@ def _sqlite_url_path(url: str, option: str) -> Path | None:
 
 @contextmanager
 def open_tickets(
-    spec: str, *, option: str = "--tickets", skip_bad_rows: bool = False
+    spec: str,
+    *,
+    option: str = "--tickets",
+    skip_bad_rows: bool = False,
+    properties: bool = False,
 ) -> Iterator[TicketSource]:
     """The ticket source ``spec`` names: a CSV file, an SQLite file or a database URL.
 
     An SQLite file and a database URL give aggregating sources (measured in the
-    database); a CSV file gives a `CsvSource` (streamed).
+    database); a CSV file gives a `CsvSource` (streamed), whose extra columns are
+    ticket properties when ``properties`` is true.
     """
     if "://" in spec:
         path = _sqlite_url_path(spec, option)
@@ -202,7 +207,7 @@ def open_tickets(
     if is_sqlite(path):
         yield SqliteSource(path)
         return
-    yield CsvSource(path, on_error="skip" if skip_bad_rows else "raise")
+    yield CsvSource(path, on_error="skip" if skip_bad_rows else "raise", properties=properties)
 
 
 @contextmanager
