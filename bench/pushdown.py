@@ -203,6 +203,20 @@ def best_of(repeat: int, action: Callable[[], Any]) -> tuple[float, Any]:
     return best, result
 
 
+def best_of_each(
+    repeat: int, actions: dict[str, Callable[[], Any]]
+) -> dict[str, tuple[float, Any]]:
+    """`best_of` for several actions, taken in turn each round: a slow spell of a
+    busy machine then slows every action alike instead of the one it met."""
+    found: dict[str, tuple[float, Any]] = {name: (float("inf"), None) for name in actions}
+    for _ in range(repeat):
+        for name, action in actions.items():
+            started = perf_counter()
+            result = action()
+            found[name] = (min(found[name][0], perf_counter() - started), result)
+    return found
+
+
 def same_rows(left: list[Rows], right: list[Rows]) -> bool:
     """Equal aggregates, whatever order each engine returned its rows in."""
 
