@@ -97,13 +97,13 @@ def custom_kpis(draw: st.DrawFn) -> Kpi:
         threshold = (
             timedelta(microseconds=draw(st.sampled_from([0, 1]) | st.integers(0, 10**11)))
             if duration
-            else draw(st.sampled_from([*AMOUNTS, -1, 1, 2**63, 2**70]))
+            else draw(st.sampled_from([*AMOUNTS, 0, 1, 2**63, 2**70]))
         )
     where = {}
     if draw(st.booleans()):
-        # Mostly sets that let some tickets through; sometimes an empty one.
+        # One to three priorities (an empty set is refused).
         where["priority"] = frozenset(
-            draw(st.lists(st.sampled_from(PRIORITIES), min_size=draw(st.sampled_from([0, 2, 3]))))
+            draw(st.lists(st.sampled_from(PRIORITIES), min_size=draw(st.sampled_from([1, 2, 3]))))
         )
     if draw(st.booleans()):
         where["channel"] = frozenset(draw(st.lists(st.sampled_from(CHANNELS), min_size=1)))

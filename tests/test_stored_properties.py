@@ -167,7 +167,7 @@ def test_csv_refuses_a_property_named_like_a_column(tmp_path: Path) -> None:
     [(2**63, "64 bits"), (-(2**63) - 1, "64 bits"), ("a\x00b", "NUL"), ("\udc80", "surrogate")],
 )
 def test_sql_sources_refuse_values_they_cannot_keep_and_store_nothing(
-    tmp_path: Path, value: object, reason: str
+    tmp_path: Path, value: str | int, reason: str
 ) -> None:
     bad = Ticket("t3", OPENED, "support", properties={"amount": value})
     source = SqliteSource.create(tmp_path / "t.db")
