@@ -26,6 +26,7 @@ from servicegoals import (
     AccountSettings,
     AggregatingSource,
     Cadence,
+    DataSourceError,
     Directory,
     Goal,
     InMemorySource,
@@ -352,3 +353,24 @@ def test_push_down_shares_queries_between_goals() -> None:
     # closed_at and first_response_at: two queries for thirty goals
     assert sorted(q.event for q in queries) == ["closed_at", "first_response_at"]
     assert all(q.match_ids == ("u0", "u1", "u2") and q.pipelines is None for q in queries)
+
+
+@pytest.mark.parametrize(
+    ("count", "total", "message"),
+    [(-1, 0, "negative ticket count -1"), (2, -5, "negative duration total -5")],
+)
+def test_rows_that_no_count_could_give_are_refused(count: int, total: int, message: str) -> None:
+    """A row a database returned is summed without validators: the sums are checked."""
+    goal = Goal.create(
+        id="g",
+        name="Resolve",
+        kpi=AVG_RESOLUTION_TIME,
+        cadence=Cadence.MONTHLY,
+        span=YEAR,
+        settings=ACCOUNT,
+        contributors=[User("u1", "Ada")],
+    )
+    plan = PushDownPlan([goal])
+    plan.collect(0, [("u1", 0, None, count, total)])
+    with pytest.raises(DataSourceError, match=message):
+        plan.result()

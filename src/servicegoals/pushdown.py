@@ -22,7 +22,7 @@ from .clock import as_of_limit
 from .errors import DataSourceError, InvalidInput
 from .goals import ContributorKind, Directory, Goal
 from .kpis import Aggregation, Contribution, Kpi, Measurement, PropertyValue, TicketEvent
-from .measure import CellKey, CellPlan, plan_cells
+from .measure import CellKey, CellPlan, plan_cells, trusted_measurement
 
 __all__ = [
     "AggregateQuery",
@@ -320,12 +320,17 @@ class PushDownPlan:
         for plan, counts, totals in zip(self._plans, self._counts, self._totals, strict=True):
             goal_id, contributor_id = plan.goal_id, plan.contributor_id
             for j, (count, total) in enumerate(zip(counts, totals, strict=True)):
+                if count < 0:
+                    raise DataSourceError(f"cell {plan.key(j)}: negative ticket count {count}")
                 if total < 0:
                     raise DataSourceError(
                         f"cell {plan.key(j)}: negative duration total {total}: the source "
                         "holds tickets answered or closed before they were created"
                     )
-                result[goal_id, contributor_id, j] = Measurement(count, total) if count else zero
+                # Ints the plan summed itself, checked above: no validators to run again.
+                result[goal_id, contributor_id, j] = (
+                    trusted_measurement(count, total) if count else zero
+                )
         return result
 
 
