@@ -175,13 +175,11 @@ def _amount(value: Fraction) -> Amount:
     return value.numerator if value.denominator == 1 else value
 
 
-#: An exact ratio as a row is given it: a `Fraction`, or ``(numerator, denominator)``
-#: with a positive denominator, which reading the row turns into its `Fraction`
-#: (a pair is made faster than a `Fraction`, and the garbage collector soon stops
-#: tracking a tuple of ints; see `_Exact`).
-Exact: TypeAlias = "Fraction | tuple[int, int]"
+#: An exact field as the calculator stores it in a row: a `Fraction`, or a `_Derived`
+#: rule that reading the field turns into its `Fraction` (see `_Exact`).
+Exact: TypeAlias = "Fraction | _Derived"
 #: Makes the exact ratio ``n / d`` of two ints, ``d > 0``.
-Ratio: TypeAlias = Callable[[int, int], Exact]
+Ratio: TypeAlias = Callable[[int, int], Fraction]
 
 _new = object.__new__
 
@@ -204,41 +202,88 @@ if Fraction.__slots__ != ("_numerator", "_denominator") or _ratio(-6, 4) != Frac
     _ratio = Fraction  # type: ignore[assignment]  # another layout: the public constructor
 
 
-def _pair(n: int, d: int) -> Exact:
-    """The ratio ``n / d`` (``d > 0``), made a `Fraction` when a row's field is read."""
-    return (n, d)
+class _Derived:
+    """How an average row's ``value`` or ``attainment`` follows from the row's own
+    ``target`` and ``measurement``; `_Exact` makes the `Fraction` on the first read.
+
+    The three rules are shared constants, so `evaluate` allocates nothing for these
+    fields: a row of an average goal leaves one object for the garbage collector
+    to track (itself), where each `Fraction` added one.
+    """
+
+    __slots__ = ("make",)
+
+    def __init__(self, make: Callable[[Progress], Fraction]) -> None:
+        self.make = make
 
 
-#: ``(target, value, attainment, infinite)`` of a score, its measurement aside.
-Scored: TypeAlias = tuple[Amount, "Exact | None", "Exact | None", bool]
+def _allowed(row: Progress) -> int:
+    """Σ target·count of an average row: its (pooled) target times its count, an int."""
+    target, count = row.target, row.measurement.count
+    if type(target) is int:
+        return target * count
+    return target.numerator * count // target.denominator
+
+
+#: value = Σ total / Σ count
+_MEAN = _Derived(lambda row: _ratio(row.measurement.total, row.measurement.count))
+#: attainment when higher is better: time used over time allowed
+_USED_OVER_ALLOWED = _Derived(lambda row: _ratio(row.measurement.total, _allowed(row)))
+#: attainment when lower is better: time allowed over time used
+_ALLOWED_OVER_USED = _Derived(lambda row: _ratio(_allowed(row), row.measurement.total))
+
+#: ``(target, value, attainment, infinite, final)`` of a score, its measurement aside;
+#: ``final`` is the status once its period is over.
+Scored: TypeAlias = tuple[Amount, "Exact | None", "Exact | None", bool, "Status"]
+
+
+def _final(numerator: int, denominator: int) -> Status:
+    """The status of an attainment ``numerator / denominator`` (``denominator > 0``)."""
+    if numerator < denominator:
+        return Status.MISSED
+    return Status.ACHIEVED if numerator == denominator else Status.EXCEEDED
 
 
 def _scored(
-    kpi: Kpi, cells: int, target_sum: int, allowed: int, measured: Measurement, ratio: Ratio
+    kpi: Kpi,
+    cells: int,
+    target_sum: int,
+    allowed: int,
+    measured: Measurement,
+    ratio: Ratio | None,
 ) -> Scored:
     """The pooling rules on integer sums: ``cells`` targets adding up to ``target_sum``,
     ``allowed`` = Σ target·count and their pooled ``measured``.
 
-    Every comparison stays in ints; a `Fraction` is made only for the results.
+    Every comparison stays in ints; ``ratio`` makes the `Fraction`s of the results
+    (None: an average's are left to `_Derived` rules, made when read).
     """
     n = measured.count
     target: Amount
     if not kpi.fast and kpi.aggregation is not Aggregation.COUNT:
         return _scored_custom(kpi, cells, target_sum, allowed, measured)
+    higher = kpi.direction is Direction.HIGHER_IS_BETTER
     if kpi.unit is Unit.COUNT:
-        target, value = target_sum, ratio(n, 1)
-        actual, expected = n, target_sum
-    elif n == 0:
-        return _amount(Fraction(target_sum, cells)), None, None, False
-    else:
-        target = allowed // n if allowed % n == 0 else _ratio(allowed, n)
-        value = ratio(measured.total, n)
-        actual, expected = measured.total, allowed
-    if kpi.direction is Direction.HIGHER_IS_BETTER:
-        return target, value, ratio(actual, expected), False
-    if actual == 0:
-        return target, value, None, True  # an average of zero is infinitely good
-    return target, value, ratio(expected, actual), False
+        make = ratio or _ratio
+        if higher:
+            return target_sum, make(n, 1), make(n, target_sum), False, _final(n, target_sum)
+        if n == 0:
+            return target_sum, make(0, 1), None, True, Status.EXCEEDED
+        return target_sum, make(n, 1), make(target_sum, n), False, _final(target_sum, n)
+    if n == 0:  # the plain mean of the targets
+        target = target_sum // cells if target_sum % cells == 0 else _ratio(target_sum, cells)
+        return target, None, None, False, Status.MISSED
+    used = measured.total
+    target = allowed // n if allowed % n == 0 else _ratio(allowed, n)
+    if higher:
+        if ratio is None:
+            return target, _MEAN, _USED_OVER_ALLOWED, False, _final(used, allowed)
+        return target, ratio(used, n), ratio(used, allowed), False, _final(used, allowed)
+    if used == 0:  # an average of zero is infinitely good
+        return target, (_MEAN if ratio is None else ratio(0, n)), None, True, Status.EXCEEDED
+    if ratio is None:
+        return target, _MEAN, _ALLOWED_OVER_USED, False, _final(allowed, used)
+    return target, ratio(used, n), ratio(allowed, used), False, _final(allowed, used)
 
 
 def _custom_value(kpi: Kpi, measured: Measurement) -> Fraction | None:
@@ -264,17 +309,19 @@ def _scored_custom(
         target: Amount = target_sum
         value: Fraction | None = Fraction(measured.total)
     elif n == 0:
-        return _amount(Fraction(target_sum, cells)), None, None, False
+        return _amount(Fraction(target_sum, cells)), None, None, False, Status.MISSED
     else:
         target = _amount(Fraction(allowed, n))
         value = _custom_value(kpi, measured)
     if value is None:
-        return target, None, None, False
+        return target, None, None, False, Status.MISSED
     if kpi.direction is Direction.HIGHER_IS_BETTER:
-        return target, value, value / target, False
-    if value == 0:
-        return target, value, None, True
-    return target, value, target / value, False
+        attainment = value / target
+    elif value == 0:
+        return target, value, None, True, Status.EXCEEDED
+    else:
+        attainment = target / value
+    return target, value, attainment, False, _final(attainment.numerator, attainment.denominator)
 
 
 def _check_cells(cells: Sequence[tuple[int, Measurement]]) -> None:
@@ -308,12 +355,11 @@ def score(kpi: Kpi, cells: Sequence[tuple[int, Measurement]]) -> Score:
     for amount, cell in cells:
         pool.add(amount, cell)
     measured = pool.measurement() if len(cells) > 1 else cells[0][1]
-    target, value, attainment, infinite = pool.scored(kpi, measured, _ratio)
-    return Score(target, measured, _fraction(value), _fraction(attainment), infinite)
-
-
-def _fraction(value: Exact | None) -> Fraction | None:
-    return _ratio(*value) if isinstance(value, tuple) else value
+    target, value, attainment, infinite, _ = pool.scored(kpi, measured, _ratio)
+    # With a `ratio`, every field is a made `Fraction`, never a `_Derived` rule.
+    assert not isinstance(value, _Derived)
+    assert not isinstance(attainment, _Derived)
+    return Score(target, measured, value, attainment, infinite)
 
 
 class _Pool:
@@ -371,7 +417,7 @@ class _Pool:
         # Sums of valid measurements are valid: no validators to run again.
         return trusted_measurement(self.count, self.total)
 
-    def scored(self, kpi: Kpi, measured: Measurement, ratio: Ratio) -> Scored:
+    def scored(self, kpi: Kpi, measured: Measurement, ratio: Ratio | None) -> Scored:
         return _scored(kpi, self.cells, self.target, self.allowed, measured, ratio)
 
 
@@ -386,10 +432,10 @@ _SET_ROW = tuple(Progress.__dict__[a.name].__set__ for a in attrs.fields(Progres
 
 class _Exact:
     """The ``value`` and ``attainment`` fields of `Progress`: the slot's own descriptor,
-    except that a ``(numerator, denominator)`` pair that the calculator stored is read
-    as its `Fraction`, made on the first read and kept.
+    except that a `_Derived` rule that the calculator stored is read as the `Fraction`
+    it derives from the row, made on the first read and kept.
 
-    So `evaluate` makes no `Fraction` for them: whoever reads a row (a display, an
+    So `evaluate` makes no `Fraction` for an average's rows: whoever reads a row (a display, an
     export, a store) makes those of the rows it reads.  Every read, ``==``,
     ``hash``, ``repr``, pickling and conversion sees the `Fraction`.
     """
@@ -403,8 +449,8 @@ class _Exact:
         if row is None:
             return self
         value = self._slot.__get__(row, owner)
-        if type(value) is tuple:
-            value = _ratio(*value)
+        if type(value) is _Derived:
+            value = value.make(row)
             self._slot.__set__(row, value)
         return value
 
@@ -420,7 +466,8 @@ for _name in ("value", "attainment"):
 
 
 def _row(
-    key: RowKey,
+    contributor_id: str | None,
+    milestone_index: int | None,
     bounds: Bounds,
     scored: Scored,
     measured: Measurement,
@@ -428,28 +475,17 @@ def _row(
     at_us: int,
 ) -> Progress:
     """A freshly calculated row: its status at ``at`` (``at_us`` in epoch microseconds)."""
-    target, value, attainment, infinite = scored
+    target, value, attainment, infinite, final = scored
     if at_us < bounds[0]:
         status = Status.PENDING
     elif at_us < bounds[1]:
         status = Status.IN_PROGRESS
-    elif infinite:
-        status = Status.EXCEEDED
-    elif attainment is None:
-        status = Status.MISSED
-    else:  # attainment < 1, == 1 or > 1, compared as ints (its denominator is > 0)
-        if isinstance(attainment, tuple):
-            numerator, denominator = attainment
-        else:
-            numerator, denominator = attainment.numerator, attainment.denominator
-        if numerator < denominator:
-            status = Status.MISSED
-        else:
-            status = Status.ACHIEVED if numerator == denominator else Status.EXCEEDED
+    else:
+        status = final
     row: Progress = object.__new__(Progress)
     s0, s1, s2, s3, s4, s5, s6, s7, s8, s9 = _SET_ROW
-    s0(row, key[0])
-    s1(row, key[1])
+    s0(row, contributor_id)
+    s1(row, milestone_index)
     s2(row, target)
     s3(row, measured)
     s4(row, value)
@@ -662,14 +698,15 @@ class _Evaluation:
         # Counts and count targets take few distinct values (0/1, 0/target, ...), so one
         # evaluation makes each ratio once; averages are nearly all distinct.
         count = goal.kpi.unit is Unit.COUNT
-        self.ratio: Ratio = functools.cache(_ratio) if count else _pair
+        self.ratio: Ratio | None = functools.cache(_ratio) if count else None
 
     def cell(
         self, contributor_id: str, index: int, bounds: Bounds, target: int, inactive: bool
     ) -> Progress:
         """The row of one targeted cell."""
-        key = (contributor_id, index)
-        old = None if self.previous is None else self._fixed(key, bounds, inactive)
+        old = None
+        if self.previous is not None:
+            old = self._fixed((contributor_id, index), bounds, inactive)
         if old is not None:
             measured = old.measurement
         else:
@@ -679,8 +716,8 @@ class _Evaluation:
                 measured = self._measured(cell, measured)
         scored = _scored(self.kpi, 1, target, target * measured.count, measured, self.ratio)
         if old is None and not inactive:  # the common case, first
-            return _row(key, bounds, scored, measured, self.at, self.at_us)
-        return self._row(key, bounds, scored, measured, old, inactive)
+            return _row(contributor_id, index, bounds, scored, measured, self.at, self.at_us)
+        return self._row((contributor_id, index), bounds, scored, measured, old, inactive)
 
     def pooled(self, key: RowKey, bounds: Bounds, cells: _Pool, inactive: bool) -> Progress:
         """A roll-up row over the report's own cells, frozen ones included."""
@@ -719,12 +756,12 @@ class _Evaluation:
         inactive: bool,
     ) -> Progress:
         if old is None:
-            row = _row(key, bounds, scored, measured, self.at, self.at_us)
+            row = _row(key[0], key[1], bounds, scored, measured, self.at, self.at_us)
             # An inactive contributor without an earlier row gets one calculation.
             return _freeze(row, bounds[1]) if inactive else row
         if old.target != scored[0] or old.measurement != measured:
             at = old.calculated_at
-            old = _row(key, bounds, scored, measured, at, to_us(at))
+            old = _row(key[0], key[1], bounds, scored, measured, at, to_us(at))
         return _freeze(old, bounds[1])
 
 
@@ -834,7 +871,9 @@ def evaluate(
         for j, target in enumerate(targets):
             if target is None:
                 continue
-            amount = _target_us(target)
+            amount = target.amount  # `_target_us`, written out
+            if type(amount) is not int:
+                amount //= _MICROSECOND  # type: ignore[operator]
             row = cell(cid, j, bounds[j], amount, inactive)
             rows.append(row)
             # `_Pool.add` of plain cells, written out (two calls a row were a tenth
@@ -854,8 +893,13 @@ def evaluate(
             pool.allowed += allowed
             pool.count += n
             pool.total += total
-            if plain and not measured.plain:
-                plain = False
+            if plain and (
+                measured.values is not None
+                or measured.within
+                or measured.low is not None
+                or measured.high is not None
+            ):
+                plain = False  # `Measurement.plain`, written out
             if first < 0:
                 first = j
             last = j
