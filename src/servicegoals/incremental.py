@@ -26,7 +26,7 @@ from .clock import as_of_limit
 from .errors import InvalidInput
 from .goals import Directory, Goal
 from .kpis import Measurement, Ticket
-from .measure import _ZERO, CellKey, _Cells, _Index, trusted_measurement
+from .measure import _ZERO, CellKey, _Index, trusted_measurement
 
 __all__ = ["ChangeBatch", "ChangeFeed", "IncrementalMeasure", "TicketChange"]
 
@@ -122,7 +122,6 @@ class IncrementalMeasure(Mapping[CellKey, Measurement]):
             (p.goal_id, p.contributor_id): c
             for p, c in zip(self._index.plans, self._index.cells, strict=True)
         }
-        self._keys = {id(c): pair for pair, c in self._by_pair.items()}
         #: Why an `apply` stopped half-way (a clock raised), or None.
         self._broken: str | None = None
 
@@ -181,7 +180,7 @@ class IncrementalMeasure(Mapping[CellKey, Measurement]):
         self._check()
         batch = _checked(changes)
         pending = self._pending_after(batch)
-        touched: list[tuple[_Cells, int]] = []
+        touched: list[int] = []
         index = self._index
         try:
             index.accumulate((c.old for c in batch if c.old is not None), -1, touched)
@@ -191,19 +190,16 @@ class IncrementalMeasure(Mapping[CellKey, Measurement]):
             # what it left half-added cannot be told apart: refuse every later use.
             self._broken = f"{type(exc).__name__}: {exc}"
             raise
-        moved = set(touched)  # a cell reached by several tickets, once
-        for cells, j in moved:
-            if cells.counts[j] < 0 or (cells.counts[j] == 0 and cells.totals[j] != 0):
-                # Undo the batch, so a bad change leaves the state as it was.
-                index.accumulate((c.new for c in batch if c.new is not None), -1)
-                index.accumulate((c.old for c in batch if c.old is not None), 1)
-                raise InvalidInput(
-                    "changes", self._key(cells, j), "an old ticket image was never measured"
-                )
+        by_goal, below = self._by_goal(set(touched))  # a cell reached by several tickets, once
+        if below is not None:
+            # Undo the batch, so a bad change leaves the state as it was.
+            index.accumulate((c.new for c in batch if c.new is not None), -1)
+            index.accumulate((c.old for c in batch if c.old is not None), 1)
+            raise InvalidInput("changes", below, "an old ticket image was never measured")
         for ticket_id, images in pending.items():
             self._pending.pop(ticket_id, None)
             self._remember(ticket_id, images)
-        return self._by_goal(moved)
+        return by_goal
 
     @property
     def at(self) -> datetime | None:
@@ -240,7 +236,7 @@ class IncrementalMeasure(Mapping[CellKey, Measurement]):
                 upcoming = _upcoming(image, old)
                 if upcoming is not None and (limit is None or upcoming < limit):
                     due.append(image)
-        touched: list[tuple[_Cells, int]] = []
+        touched: list[int] = []
         index = self._index
         try:
             # Subtract what the due tickets counted before the move, add what they count after.
@@ -259,15 +255,25 @@ class IncrementalMeasure(Mapping[CellKey, Measurement]):
             for ticket_id, images in list(self._pending.items()):
                 del self._pending[ticket_id]
                 self._remember(ticket_id, images)
-        return self._by_goal(set(touched))
+        return self._by_goal(set(touched))[0]
 
-    def _by_goal(self, moved: set[tuple[_Cells, int]]) -> dict[str, frozenset[CellKey]]:
+    def _by_goal(self, numbers: set[int]) -> tuple[dict[str, frozenset[CellKey]], CellKey | None]:
+        """The keys of the cells ``numbers`` (`_Cells.key_base` + milestone), by goal id,
+        and the key of one of them whose measurement is impossible (below zero), or None.
+        """
         by_goal: dict[str, set[CellKey]] = {}
-        pairs = self._keys
-        for cells, j in moved:
-            goal_id, contributor_id = pairs[id(cells)]
-            by_goal.setdefault(goal_id, set()).add((goal_id, contributor_id, j))
-        return {goal_id: frozenset(keys) for goal_id, keys in by_goal.items()}
+        index = self._index
+        plans, cells = index.plans, index.cells
+        below = None
+        for number in numbers:
+            i, j = index.cell_of(number)
+            plan, cell = plans[i], cells[i]
+            key = (plan.goal_id, plan.contributor_id, j)
+            by_goal.setdefault(plan.goal_id, set()).add(key)
+            count = cell.counts[j]
+            if count < 0 or (count == 0 and cell.totals[j] != 0):
+                below = key
+        return {goal_id: frozenset(keys) for goal_id, keys in by_goal.items()}, below
 
     def _watched(self, tickets: Iterable[Ticket]) -> Iterable[Ticket]:
         """``tickets``, remembering those with an event at or after the limit."""
@@ -340,10 +346,6 @@ class IncrementalMeasure(Mapping[CellKey, Measurement]):
             if new is not None and self._upcoming(new, limit) is not None:
                 images_of(new.id).append(new)
         return work
-
-    def _key(self, cells: _Cells, j: int) -> CellKey:
-        goal_id, contributor_id = self._keys[id(cells)]
-        return (goal_id, contributor_id, j)
 
 
 def _upcoming(ticket: Ticket, limit: int | None) -> int | None:

@@ -115,6 +115,7 @@ class _Cells:
         "end",
         "first_close",
         "inner",
+        "key_base",
         "policy",
         "start",
         "totals",
@@ -139,6 +140,9 @@ class _Cells:
         self.by_milestone = None if uniform else plan.pipelines
         self.counts = [0] * n
         self.totals = [0] * n
+        #: The number of this plan's first milestone among all the cells of its
+        #: `_Index`: ``key_base + j`` names milestone ``j`` of this plan, as an int.
+        self.key_base = 0
 
 
 class _Index:
@@ -148,7 +152,7 @@ class _Index:
     `accumulate`, so a ticket counts the same way in both.
     """
 
-    __slots__ = ("by_owner", "by_team", "cells", "limit", "plans")
+    __slots__ = ("bases", "by_owner", "by_team", "cells", "limit", "plans")
 
     def __init__(
         self,
@@ -160,6 +164,13 @@ class _Index:
         self.limit = as_of_limit(at)
         self.plans = plan_cells(goals, directory) if plans is None else plans
         self.cells = [_Cells(p, self.limit) for p in self.plans]
+        #: Each plan's `_Cells.key_base`, ascending (`cell_of` finds a cell's plan by it).
+        self.bases: list[int] = []
+        numbered = 0
+        for cell in self.cells:
+            cell.key_base = numbered
+            self.bases.append(numbered)
+            numbered += len(cell.counts)
         self.by_owner: dict[str | None, list[_Cells]] = {}
         self.by_team: dict[str | None, list[_Cells]] = {}
         for plan, cell in zip(self.plans, self.cells, strict=True):
@@ -180,11 +191,13 @@ class _Index:
         self,
         tickets: Iterable[Ticket],
         sign: int = 1,
-        touched: list[tuple[_Cells, int]] | None = None,
+        touched: list[int] | None = None,
     ) -> None:
         """Add (``sign=1``) or subtract (``-1``) ``tickets`` to their cells.
 
-        With ``touched``, every (cells, milestone index) changed is appended to it.
+        With ``touched``, the number of every cell changed is appended to it
+        (`_Cells.key_base` + milestone index: an int, which the garbage collector
+        does not track, where a tuple per cell visit made it run).
         """
         owner_get = self.by_owner.get
         team_get = self.by_team.get
@@ -241,13 +254,18 @@ class _Index:
                                 spent = timed[key] = working_us(ticket, cell.policy, when)
                             cell.totals[j] += sign * spent
                     if touched is not None:
-                        touched.append((cell, j))
+                        touched.append(cell.key_base + j)
         except AttributeError:
             # Duck typing keeps the loop fast; report a non-ticket clearly, but let an
             # AttributeError raised inside the caller's own generator pass through.
             if ticket is None or isinstance(ticket, Ticket):
                 raise
             raise InvalidInput(f"tickets[{position}]", ticket, "expected a Ticket") from None
+
+    def cell_of(self, number: int) -> tuple[int, int]:
+        """The plan's position and the milestone index of the cell numbered ``number``."""
+        i = bisect_right(self.bases, number) - 1
+        return i, number - self.bases[i]
 
     def result(self) -> dict[CellKey, Measurement]:
         """Every cell's measurement; cells without tickets share one zero."""

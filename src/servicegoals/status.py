@@ -722,7 +722,9 @@ class _Evaluation:
     def pooled(self, key: RowKey, bounds: Bounds, cells: _Pool, inactive: bool) -> Progress:
         """A roll-up row over the report's own cells, frozen ones included."""
         measured = cells.measurement()
-        scored = cells.scored(self.kpi, measured, self.ratio)
+        scored = _scored(self.kpi, cells.cells, cells.target, cells.allowed, measured, self.ratio)
+        if self.previous is None and not inactive:  # the common case, first
+            return _row(key[0], key[1], bounds, scored, measured, self.at, self.at_us)
         return self._row(
             key, bounds, scored, measured, self._fixed(key, bounds, inactive), inactive
         )
@@ -991,43 +993,54 @@ def reevaluate(
     if where.keys() != {c.id for c in goal.contributors}:
         raise InvalidInput("base", base.goal_id, "not a report of this goal's contributors")
     kpi = goal.kpi
-    # Roll-ups move by the touched rows' differences (see `_moved`).
-    moves: dict[int, _Pool] = {}
+    # Roll-ups move by the touched rows' differences (see `_moved`): per milestone,
+    # [Σ count, Σ total, Σ target·count] of the differences, written out below.
+    moves: dict[int, list[int]] = {}
     for contributor, targets in zip(goal.contributors, goal.targets, strict=True):
-        changed = mine.get(contributor.id)
+        cid = contributor.id
+        changed = mine.get(cid)
         if changed is None:
             continue
-        first, whole, low, high, targeted = where[contributor.id]
+        first, whole, low, high, targeted = where[cid]
         # Targets on every milestone from the first to the last (the usual case):
         # a milestone's row is at its distance from the first.
         gapless = high - low + 1 == targeted
         inactive = directory is not None and not directory.is_active(contributor)
-        own = _Pool()
+        own_cells = own_count = own_total = own_allowed = 0  # the contributor's differences
         for j in changed:
             target = targets[j] if type(j) is int and 0 <= j < len(targets) else None
             if target is None:
                 continue  # untargeted cells have no row
             amount = _target_us(target)
             position = first + (j - low if gapless else _targeted(targets[:j]))
-            if not 0 <= position < len(rows) or _key(rows[position]) != (contributor.id, j):
+            if not 0 <= position < len(rows):
                 raise InvalidInput("base.rows", position, "not the rows of this goal's targets")
-            before = rows[position].measurement
-            rows[position] = row = run.cell(contributor.id, j, bounds[j], amount, inactive)
-            _shift(own, amount, before, row.measurement)
+            before = rows[position]
+            if before.contributor_id != cid or before.milestone_index != j:
+                raise InvalidInput("base.rows", position, "not the rows of this goal's targets")
+            rows[position] = row = run.cell(cid, j, bounds[j], amount, inactive)
+            was, now = before.measurement, row.measurement
+            n, spent = now.count - was.count, now.total - was.total
+            own_cells += 1
+            own_count += n
+            own_total += spent
+            own_allowed += amount * n
             move = moves.get(j)
             if move is None:
-                move = moves[j] = _Pool()
-            _shift(move, amount, before, row.measurement)
-        if not own.cells:
+                moves[j] = [n, spent, amount * n]
+            else:
+                move[0] += n
+                move[1] += spent
+                move[2] += amount * n
+        if not own_cells:
             continue
-        pool = _moved(kpi, contributor_rows[whole], own)
+        pool = _moved(kpi, contributor_rows[whole], own_count, own_total, own_allowed)
         if pool is None:
             pool = _Pool()
-            cells = [t for t in targets if t is not None]
-            for i, t in enumerate(cells):
+            for i, t in enumerate(t for t in targets if t is not None):
                 pool.add(_target_us(t), rows[first + i].measurement)
         span = (bounds[low][0], bounds[high][1])
-        contributor_rows[whole] = run.pooled((contributor.id, None), span, pool, inactive)
+        contributor_rows[whole] = run.pooled((cid, None), span, pool, inactive)
 
     milestone_rows = list(base.milestone_rows)
     for position, total in enumerate(milestone_rows):
@@ -1035,7 +1048,7 @@ def reevaluate(
         move = moves.get(j)
         if move is None:
             continue
-        pool = _moved(kpi, total, move)
+        pool = _moved(kpi, total, *move)
         if pool is None:
             pool = _Pool()
             for contributor, targets in zip(goal.contributors, goal.targets, strict=True):
@@ -1067,17 +1080,9 @@ def _targeted(targets: Sequence[Target | None]) -> int:
     return sum(map(operator.is_not, targets, itertools.repeat(None)))
 
 
-def _shift(move: _Pool, target: int, before: Measurement, after: Measurement) -> None:
-    """Add to ``move`` how one cell's measurement moved; ``cells`` counts the cells."""
-    n = after.count - before.count
-    move.cells += 1
-    move.count += n
-    move.total += after.total - before.total
-    move.allowed += target * n
-
-
-def _moved(kpi: Kpi, row: Progress, move: _Pool) -> _Pool | None:
-    """The pool of roll-up ``row`` moved by ``move``, or None when it needs every cell.
+def _moved(kpi: Kpi, row: Progress, count: int, total: int, allowed: int) -> _Pool | None:
+    """The pool of roll-up ``row`` after its cells moved by Σ ``count``, Σ ``total`` and
+    Σ target·count ``allowed``; None when it needs every cell.
 
     A roll-up row shows its pool's measurement and pooled target, so the sums
     `_scored` reads come back from it: Σ target for counts (Σ target·count is
@@ -1088,8 +1093,8 @@ def _moved(kpi: Kpi, row: Progress, move: _Pool) -> _Pool | None:
         return None  # shares, extremes and percentiles do not move by a difference
     measured = row.measurement
     pool = _Pool()
-    pool.count = measured.count + move.count
-    pool.total = measured.total + move.total
+    pool.count = measured.count + count
+    pool.total = measured.total + total
     if kpi.unit is Unit.COUNT:
         pool.target = int(row.target)  # Σ target; `cells` is read only by averages
         return pool
@@ -1097,7 +1102,7 @@ def _moved(kpi: Kpi, row: Progress, move: _Pool) -> _Pool | None:
         return None
     target = row.target  # Σ target·count / Σ count: times the count, an int
     if isinstance(target, int):
-        pool.allowed = target * measured.count + move.allowed
+        pool.allowed = target * measured.count + allowed
     else:
-        pool.allowed = target.numerator * measured.count // target.denominator + move.allowed
+        pool.allowed = target.numerator * measured.count // target.denominator + allowed
     return pool
