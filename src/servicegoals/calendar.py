@@ -62,7 +62,9 @@ class Cadence(enum.Enum):
     CUSTOM = "custom"
 
 
-@functools.lru_cache(maxsize=512)
+# Room for every IANA zone (about 600): with fewer, goals that cycle through all of
+# them reload each zone from disk on every call (an LRU evicts the one needed next).
+@functools.lru_cache(maxsize=1024)
 def _zone(name: str) -> tzinfo:
     try:
         zone = pendulum.timezone(name)
