@@ -642,6 +642,14 @@ CUSTOM_BAD: list[tuple[str, dict[str, Any], dict[str, Any], str, Any]] = [
         timedelta(hours=2),
     ),
     ("negative threshold", {"threshold": "-PT1H"}, {}, "kpi.threshold", -timedelta(hours=1)),
+    ("where value a boolean", {"where": {"priority": True}}, {}, "kpi.where['priority']", True),
+    (
+        "where value a list in a list",
+        {"where": {"priority": ["urgent", [1]]}},
+        {},
+        "kpi.where['priority']",
+        [1],
+    ),
 ]
 
 

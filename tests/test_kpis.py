@@ -151,6 +151,8 @@ SMALL_REFUNDS = Kpi(
         (SMALL_REFUNDS, {"value_property": ""}, "kpi.value_property", ""),
         (SMALL_REFUNDS, {"where": {"channel": set()}}, "kpi.where['channel']", frozenset()),
         (SMALL_REFUNDS, {"where": {"channel": [1.5]}}, "kpi.where['channel']", 1.5),
+        # An unhashable value is named, not a TypeError from building the set.
+        (SMALL_REFUNDS, {"where": {"channel": [{"a": 1}]}}, "kpi.where['channel']", {"a": 1}),
         (SMALL_REFUNDS, {"where": "channel"}, "kpi.where", "channel"),
     ],
 )

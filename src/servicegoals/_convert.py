@@ -244,12 +244,11 @@ def _threshold(value: Any) -> int | timedelta:
     return _int(value) if isinstance(value, int) else _duration(value)
 
 
-def _where_in(value: Any) -> dict[str, list[str | int]]:
+def _where_in(value: Any) -> dict[str, list[Any]]:
+    """Property name to its allowed values; `Kpi` checks the values and names the
+    property of a bad one."""
     table = _table(value, "where: property = allowed values")
-    return {
-        _str(k): [v if isinstance(v, int) else _str(v) for v in (x if isinstance(x, list) else [x])]
-        for k, x in table.items()
-    }
+    return {_str(k): x if isinstance(x, list) else [x] for k, x in table.items()}
 
 
 #: A custom KPI's table in a goal file: key, (required, structure).
@@ -276,8 +275,8 @@ def _kpi(value: Any, _: Any = None) -> Kpi:
         got = _fields(value, Kpi, _KPI_FIELDS)
         try:
             return Kpi(**got)
-        except InvalidInput as exc:  # located at the KPI field it names
-            name = exc.field.removeprefix("kpi.").split("[")[0]
+        except InvalidInput as exc:  # located at the KPI field it names, ``where['x']`` too
+            name = exc.field.removeprefix("kpi.")
             note = AttributeValidationNote(f"@ attribute {name}", name, Kpi)
             bad = _note(_Bad(exc.value, exc.reason), note)
             raise ClassValidationError("While structuring Kpi", [bad], Kpi) from None

@@ -143,13 +143,14 @@ def _where(value: Any) -> tuple[tuple[str, frozenset[str | int]], ...]:
             allowed = (allowed,)  # equals: a set of one
         if not isinstance(allowed, Iterable):
             raise InvalidInput(f"kpi.where[{name!r}]", allowed, "expected a value or a set")
-        allowed = frozenset(allowed)
-        if not allowed:
-            raise InvalidInput(f"kpi.where[{name!r}]", allowed, "an empty set lets no ticket in")
-        for v in allowed:
+        items = tuple(allowed)
+        for v in items:  # before hashing them: an unhashable value is named too
             if isinstance(v, bool) or not isinstance(v, (str, int)):
                 raise InvalidInput(f"kpi.where[{name!r}]", v, "expected a str or an int")
-        found[name] = allowed
+        if not items:
+            empty = frozenset[str | int]()
+            raise InvalidInput(f"kpi.where[{name!r}]", empty, "an empty set lets no ticket in")
+        found[name] = frozenset(items)
     return tuple(sorted(found.items()))
 
 
