@@ -594,6 +594,27 @@ def checks(
     ]
 
 
+def _fixed_work() -> int:
+    """A fixed pure-Python workload (dictionary, list and integer operations)."""
+    table: dict[int, list[int]] = {}
+    for i in range(200_000):
+        table.setdefault(i % 1_000, []).append(i * i % 7)
+    return len(table)
+
+
+def machine_speed() -> str:
+    """How long `_fixed_work` takes here, best of five: the absolute figures (µs a
+    row, goals a second, ms) move with the machine, so runs compare by this line."""
+    best = min(_timed(_fixed_work) for _ in range(5))
+    return f"a fixed pure-Python loop takes {best * 1000:.1f} ms (larger: a slower machine)"
+
+
+def _timed(work: Callable[[], object]) -> float:
+    started = perf_counter()
+    work()
+    return perf_counter() - started
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke test")
@@ -606,6 +627,7 @@ def main(argv: list[str] | None = None) -> int:
         f"Python {platform.python_version()}, {os.cpu_count()} cores, {platform.system()}, "
         f"load average {os.getloadavg()[0]:.2f}"
     )
+    say(f"machine: {machine_speed()}")
     goals = workload.goals(plan.goals, plan.contributors, seed)
     directory = workload.directory()
     teams = workload.TEAM_CONTRIBUTORS
@@ -639,6 +661,7 @@ def main(argv: list[str] | None = None) -> int:
         say(f"EQUALITY CHECK FAILED: {failure}")
         return 1
     say(f"load average at the end: {os.getloadavg()[0]:.2f} (a busy machine lowers every figure)")
+    say(f"machine at the end: {machine_speed()}")
     say()
     quick = " (quick run: smaller sizes; the targets are judged on a full run)"
     say("Targets" + (quick if args.quick else ""))

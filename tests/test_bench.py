@@ -38,6 +38,8 @@ def test_quick_run_prints_every_section_and_target() -> None:
     assert "7. Incremental refresh" in out
     assert "8. Clock policy" in out
     assert "10. Custom KPIs" in out
+    # The machine's speed, at the start and at the end, to compare runs by.
+    assert len(re.findall(r"^machine.*: a fixed pure-Python loop takes \d+\.\d ms", out, re.M)) == 2
     assert len(re.findall(r"^  (PASS|MISS)  ", out, re.MULTILINE)) == 8
 
 
