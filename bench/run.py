@@ -40,6 +40,7 @@ import platform
 import subprocess
 import sys
 import tempfile
+import timeit
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from time import perf_counter
@@ -605,14 +606,8 @@ def _fixed_work() -> int:
 def machine_speed() -> str:
     """How long `_fixed_work` takes here, best of five: the absolute figures (µs a
     row, goals a second, ms) move with the machine, so runs compare by this line."""
-    best = min(_timed(_fixed_work) for _ in range(5))
+    best = min(timeit.repeat(_fixed_work, number=1, repeat=5))
     return f"a fixed pure-Python loop takes {best * 1000:.1f} ms (larger: a slower machine)"
-
-
-def _timed(work: Callable[[], object]) -> float:
-    started = perf_counter()
-    work()
-    return perf_counter() - started
 
 
 def main(argv: list[str] | None = None) -> int:

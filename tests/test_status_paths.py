@@ -3,8 +3,9 @@
 `evaluate` pools plain cells with integer sums written out in its loop, stores
 in an average row's value and attainment the shared rules that reading them turns
 into `Fraction`s, builds a report's look-up index on the first look-up and tells
-`reevaluate` where each contributor's rows are.  Each of these is checked here against the general
-path: `score`, the validating constructors, a report without that layout.
+`reevaluate` where each contributor's rows are.  Each of these is checked here
+against the general path: `score`, the validating constructors, a report without
+that layout.
 """
 
 from __future__ import annotations

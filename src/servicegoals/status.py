@@ -171,10 +171,6 @@ def _short(value: int | Fraction | None) -> str:
     return f"≈{float(value):.6g}"
 
 
-def _amount(value: Fraction) -> Amount:
-    return value.numerator if value.denominator == 1 else value
-
-
 #: An exact field as the calculator stores it in a row: a `Fraction`, or a `_Derived`
 #: rule that reading the field turns into its `Fraction` (see `_Exact`).
 Exact: TypeAlias = "Fraction | _Derived"
@@ -265,25 +261,36 @@ def _scored(
     higher = kpi.direction is Direction.HIGHER_IS_BETTER
     if kpi.unit is Unit.COUNT:
         make = ratio or _ratio
-        if higher:
-            return target_sum, make(n, 1), make(n, target_sum), False, _final(n, target_sum)
-        if n == 0:
+        if not higher and n == 0:  # no tickets is infinitely good
             return target_sum, make(0, 1), None, True, Status.EXCEEDED
-        return target_sum, make(n, 1), make(target_sum, n), False, _final(target_sum, n)
+        # attainment = numerator / denominator, compared as ints
+        if higher:  # assigned, not a tuple picked: no allocation
+            numerator, denominator = n, target_sum
+        else:
+            numerator, denominator = target_sum, n
+        value = make(n, 1)
+        attainment = make(numerator, denominator)
+        return target_sum, value, attainment, False, _final(numerator, denominator)
     if n == 0:  # the plain mean of the targets
-        target = target_sum // cells if target_sum % cells == 0 else _ratio(target_sum, cells)
-        return target, None, None, False, Status.MISSED
+        return _exact(target_sum, cells), None, None, False, Status.MISSED
     used = measured.total
-    target = allowed // n if allowed % n == 0 else _ratio(allowed, n)
-    if higher:
-        if ratio is None:
-            return target, _MEAN, _USED_OVER_ALLOWED, False, _final(used, allowed)
-        return target, ratio(used, n), ratio(used, allowed), False, _final(used, allowed)
-    if used == 0:  # an average of zero is infinitely good
+    target = _exact(allowed, n)
+    if not higher and used == 0:  # an average of zero is infinitely good
         return target, (_MEAN if ratio is None else ratio(0, n)), None, True, Status.EXCEEDED
+    if higher:  # assigned, not a tuple picked: no allocation
+        numerator, denominator = used, allowed
+    else:
+        numerator, denominator = allowed, used
     if ratio is None:
-        return target, _MEAN, _ALLOWED_OVER_USED, False, _final(allowed, used)
-    return target, ratio(used, n), ratio(allowed, used), False, _final(allowed, used)
+        rule = _USED_OVER_ALLOWED if higher else _ALLOWED_OVER_USED
+        return target, _MEAN, rule, False, _final(numerator, denominator)
+    value, attainment = ratio(used, n), ratio(numerator, denominator)
+    return target, value, attainment, False, _final(numerator, denominator)
+
+
+def _exact(n: int, d: int) -> Amount:
+    """``n / d`` (``d > 0``) as an `Amount`: an int when it divides, else a `Fraction`."""
+    return n // d if n % d == 0 else _ratio(n, d)
 
 
 def _custom_value(kpi: Kpi, measured: Measurement) -> Fraction | None:
@@ -309,9 +316,9 @@ def _scored_custom(
         target: Amount = target_sum
         value: Fraction | None = Fraction(measured.total)
     elif n == 0:
-        return _amount(Fraction(target_sum, cells)), None, None, False, Status.MISSED
+        return _exact(target_sum, cells), None, None, False, Status.MISSED
     else:
-        target = _amount(Fraction(allowed, n))
+        target = _exact(allowed, n)
         value = _custom_value(kpi, measured)
     if value is None:
         return target, None, None, False, Status.MISSED
@@ -1013,10 +1020,8 @@ def reevaluate(
                 continue  # untargeted cells have no row
             amount = _target_us(target)
             position = first + (j - low if gapless else _targeted(targets[:j]))
-            if not 0 <= position < len(rows):
-                raise InvalidInput("base.rows", position, "not the rows of this goal's targets")
-            before = rows[position]
-            if before.contributor_id != cid or before.milestone_index != j:
+            before = rows[position] if 0 <= position < len(rows) else None
+            if before is None or before.contributor_id != cid or before.milestone_index != j:
                 raise InvalidInput("base.rows", position, "not the rows of this goal's targets")
             rows[position] = row = run.cell(cid, j, bounds[j], amount, inactive)
             was, now = before.measurement, row.measurement
